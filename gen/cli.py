@@ -1,0 +1,208 @@
+"""The ``hybridgen`` command line.
+
+``hybridgen list``                                presets, one per line: name, then description
+``hybridgen show PRESET [--set F=V ...]``         the resolved configuration and every field
+``hybridgen generate PRESET [--set F=V ...] -o DIR``   DIR/<top>.v and DIR/<top>.json
+``hybridgen synth PRESET [--set F=V ...] -o DIR``      DIR/area.json and DIR/report.txt (Yosys)
+``hybridgen bench KERNEL --preset P [...]``       run a kernel on the generated RTL (cocotb)
+``hybridgen test [--sim icarus|verilator|all] [-k EXPR]``   the cocotb regressions (pytest)
+
+Bad input of any kind gets one line on stderr, ``hybridgen: error: <field>: <what is allowed>``,
+exit status 2, no traceback, and no output file.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import UserError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit status 2)."""
+
+    def error(self, message):
+        raise UserError(message)
+
+
+def _progress(message):
+    if sys.stderr.isatty():
+        print(f"hybridgen: {message}", file=sys.stderr, flush=True)
+
+
+def _add_config_arguments(parser):
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="FIELD=VALUE",
+                        help="override a configuration field (repeatable; dotted paths for "
+                             "nested fields, e.g. --set memory.data_width=512)")
+    parser.add_argument("--top", help="name of the top Verilog module (default from the preset)")
+
+
+def cmd_list(args):
+    from .presets import load_presets
+    presets = load_presets()
+    width = max(len(name) for name in presets)
+    for name, preset in presets.items():
+        print(f"{name:<{width}}  {preset.description}")
+
+
+def cmd_show(args):
+    from .presets import resolve
+    preset, config = resolve(args.preset, args.overrides)
+    print(f"{preset.name}: {preset.description}  (block {preset.block}, {preset.source})")
+    flat = {}
+
+    def flatten(prefix, values):
+        for key, value in values.items():
+            path = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict):
+                flatten(path, value)
+            else:
+                flat[path] = value
+    flatten("", config.to_dict())
+    for path, type_name, default, allowed, doc in type(config).describe_fields():
+        print(f"  {path} = {flat[path]!r:<10} {type_name}, {allowed}; {doc}")
+    for name, value in config.derived_values().items():
+        print(f"  [derived] {name} = {value}")
+
+
+def cmd_generate(args):
+    from .elaborate import generate, write_design
+    design = generate(args.preset, args.overrides, top=args.top)
+    paths = write_design(design, args.output)
+    lines = design.verilog.count("\n")
+    print(f"{paths[0]}  ({lines} lines, {len(design.sidecar['modules'])} modules)")
+    print(f"{paths[1]}")
+
+
+def cmd_synth(args):
+    from synth.flow import SynthError, synthesize
+
+    from .elaborate import generate
+    design = generate(args.preset, args.overrides, top=args.top)
+    out_dir = Path(args.output)
+    with tempfile.TemporaryDirectory(prefix="hybridgen-synth-") as scratch:
+        source = Path(scratch) / f"{design.top}.v"
+        source.write_text(design.verilog)
+        _progress(f"synthesizing {design.top} with Yosys (the first run compiles Yosys, ~35 s)")
+        try:
+            report = synthesize(source, design.top, out_dir, progress=_progress)
+        except SynthError as err:
+            raise UserError(f"synthesis: {err}") from None
+    total = report["total"]
+    print(f"{design.top}: {total['area_um2']:.1f} um2 ({report['tech']}), "
+          f"{total['cells']} cells, {total['flops']} flops, {total['transistors']} transistors, "
+          f"logic depth {total['logic_depth']}")
+    print(f"{out_dir / 'area.json'}")
+    print(f"{out_dir / 'report.txt'}")
+
+
+def cmd_bench(args):
+    from bench import run_bench
+    result = run_bench(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        shape = " ".join(f"{k}={v}" for k, v in result["shape"].items())
+        print(f"{result['kernel']} on {result['preset']} ({result['sim']}), {shape}: "
+              f"{'correct' if result['correct'] else 'WRONG'}; {result['cycles']} cycles "
+              f"(ideal {result['ideal_cycles']}, utilization {result['utilization']:.4f}); "
+              f"{result['wall_s']:.1f} s")
+        extra = {k: v for k, v in result.items()
+                 if k not in ("kernel", "preset", "sim", "shape", "correct", "cycles",
+                              "ideal_cycles", "utilization", "wall_s")}
+        for key, value in extra.items():
+            print(f"  {key}: {value}")
+    if not result["correct"]:
+        return 1
+    return 0
+
+
+def cmd_test(args):
+    tests = Path(__file__).resolve().parent.parent / "tests"
+    if not tests.is_dir():
+        raise UserError(f"tests: no test directory at {tests} (run from a source checkout)")
+    sims = ("icarus", "verilator") if args.sim == "all" else (args.sim,)
+    env = dict(os.environ, HYBRIDGEN_SIMS=",".join(sims))
+    command = [sys.executable, "-m", "pytest", str(tests), "-m", "cocotb", "-n",
+               str(args.jobs)]
+    if args.k:
+        command += ["-k", args.k]
+    return subprocess.call(command, env=env, cwd=tests.parent)
+
+
+def _build_parser():
+    from bench import KERNELS
+    parser = _Parser(prog="hybridgen", description="Hardware generator for hybrid "
+                     "Mamba-Transformer inference accelerators")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = commands.add_parser("list", help="list presets")
+    p.set_defaults(func=cmd_list)
+
+    p = commands.add_parser("show", help="show a preset's resolved configuration and fields")
+    p.add_argument("preset")
+    _add_config_arguments(p)
+    p.set_defaults(func=cmd_show)
+
+    p = commands.add_parser("generate", help="write Verilog and its JSON sidecar")
+    p.add_argument("preset")
+    _add_config_arguments(p)
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_generate)
+
+    p = commands.add_parser("synth", help="synthesize with Yosys: area and logic depth")
+    p.add_argument("preset")
+    _add_config_arguments(p)
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_synth)
+
+    bench = commands.add_parser("bench", help="run a kernel on the generated RTL")
+    kernels = bench.add_subparsers(dest="kernel", required=True, parser_class=_Parser,
+                                   metavar="KERNEL")
+    for kernel in KERNELS.values():
+        p = kernels.add_parser(kernel.name, help=(kernel.__doc__ or "").strip().split("\n")[0])
+        p.add_argument("--preset", required=True)
+        _add_config_arguments(p)
+        p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
+        p.add_argument("--seed", type=int, help="random seed (default: drawn and reported)")
+        p.add_argument("--save", metavar="F.npz", help="write inputs, outputs and metadata")
+        p.add_argument("--inputs", metavar="F.npz",
+                       help="run these inputs instead of random ones")
+        p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+        kernel.add_arguments(p)
+        p.set_defaults(func=cmd_bench)
+
+    p = commands.add_parser("test", help="run the cocotb regressions")
+    p.add_argument("--sim", choices=("icarus", "verilator", "all"), default="all")
+    p.add_argument("-k", metavar="EXPR", help="pytest -k expression")
+    p.add_argument("-j", "--jobs", default="auto", help="pytest-xdist workers (default auto)")
+    p.set_defaults(func=cmd_test)
+    return parser
+
+
+def main(argv=None):
+    try:
+        parser = _build_parser()
+        args = parser.parse_args(argv)
+        status = args.func(args)
+    except UserError as err:
+        print(f"hybridgen: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:
+        print(f"hybridgen: failed: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hybridgen: interrupted", file=sys.stderr)
+        return 130
+    return status or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Elaboration: configuration -> Verilog text + JSON sidecar.
+
+:func:`generate` builds the block's top component, converts it (and every leaf of its
+:class:`~gen.hierarchy.ModuleLibrary`, each once) to Verilog, and describes every port.
+:func:`write_design` writes ``<top>.v`` and ``<top>.json`` atomically: either both files appear
+complete or neither does.
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from amaranth.hdl import Shape
+from amaranth.lib import data, wiring
+
+from .errors import UserError
+from .hierarchy import ModuleLibrary, convert, module_names
+from .presets import resolve
+
+__all__ = ["Design", "generate", "design_from_component", "write_design", "describe_ports", "default_top_name"]
+
+
+@dataclass
+class Design:
+    """A generated design: what ``hybridgen generate`` writes and what simulators build.
+
+    Attributes
+    ----------
+    top : str
+        Name of the top Verilog module (every other module name starts with it).
+    verilog : str
+        The complete Verilog text.
+    sidecar : dict
+        JSON-ready description: preset, block, resolved config, derived figures, ports, modules.
+    config : gen.config.Config
+        The resolved configuration.
+    """
+
+    top: str
+    verilog: str
+    sidecar: dict
+    config: object = field(repr=False)
+
+    @property
+    def digest(self):
+        """SHA-256 of the Verilog text: identifies the hardware (used as the build-cache key)."""
+        return hashlib.sha256(self.verilog.encode()).hexdigest()
+
+    def port(self, name):
+        """The sidecar entry of port ``name``."""
+        for port in self.sidecar["ports"]:
+            if port["name"] == name:
+                return port
+        raise KeyError(name)
+
+
+def _shape_description(shape):
+    if isinstance(shape, data.Layout):
+        description = {"width": shape.size, "signed": False}
+        if isinstance(shape, data.StructLayout):
+            description["fields"] = [
+                {"name": name, "offset": f.offset, "width": Shape.cast(f.shape).width,
+                 "signed": Shape.cast(f.shape).signed}
+                for name, f in shape]
+        return description
+    shape = Shape.cast(shape)
+    return {"width": shape.width, "signed": shape.signed}
+
+
+def describe_ports(component, verilog_text, top):
+    """Every port of the top module: name, direction, width, signedness (+ struct fields).
+
+    Ports come from the component's signature (Verilog name = path joined by ``__``), plus the
+    ``clk``/``rst`` ports Amaranth adds for the ``sync`` domain.
+    """
+    ports = []
+    header = re.search(rf"^module\s+{re.escape(top)}\s*\(([^)]*)\)", verilog_text, re.M)
+    verilog_ports = {p.strip() for p in header.group(1).split(",")} if header else set()
+    for name in ("clk", "rst"):
+        if name in verilog_ports:
+            ports.append({"name": name, "direction": "input", "width": 1, "signed": False,
+                          "role": "clock" if name == "clk" else "reset (synchronous, high)"})
+    for path, member, _ in component.signature.flatten(component):
+        entry = {"name": "__".join(str(part) for part in path),
+                 "direction": "input" if member.flow == wiring.In else "output"}
+        entry.update(_shape_description(member.shape))
+        ports.append(entry)
+    return ports
+
+
+def _versions():
+    versions = {}
+    for package in ("hybridgen", "amaranth"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
+
+
+def default_top_name(preset, overrides=()):
+    """``<preset>`` with ``-`` -> ``_``; with overrides, a short hash of them is appended."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", preset)
+    if not name[0].isalpha():
+        name = "hg_" + name
+    if overrides:
+        name += "_" + hashlib.sha256("\n".join(overrides).encode()).hexdigest()[:6]
+    return name
+
+
+def design_from_component(component, top, *, library=None, config=None, info=None):
+    """Convert ``component`` (plus the leaves of ``library``) into a :class:`Design`.
+
+    ``info`` entries (preset, block, ...) are placed first in the sidecar.
+    """
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
+        raise UserError(f"--top: must be a Verilog identifier, not {top!r}")
+    top_text = convert(component, top)
+    verilog_text = "\n".join(filter(None, [library.verilog() if library else "", top_text]))
+    modules = {name: 1 for name in module_names(top_text)}
+    if library:
+        modules.update(library.modules())
+    sidecar = {
+        "top": top,
+        **(info or {}),
+        **(config.to_json() if config is not None else {}),
+        "ports": describe_ports(component, top_text, top),
+        "modules": modules,
+        "generator": _versions(),
+    }
+    return Design(top=top, verilog=verilog_text, sidecar=sidecar, config=config)
+
+
+def generate(preset_name, overrides=(), top=None):
+    """Elaborate preset ``preset_name`` with ``--set`` overrides into a :class:`Design`."""
+    preset, config = resolve(preset_name, overrides)
+    top = top or default_top_name(preset_name, tuple(overrides))
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
+        raise UserError(f"--top: must be a Verilog identifier, not {top!r}")
+    library = ModuleLibrary(top)
+    component = config.build(library)
+    info = {"preset": preset.name, "block": preset.block, "overrides": list(overrides)}
+    return design_from_component(component, top, library=library, config=config, info=info)
+
+
+def _atomic_write(path, text):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return tmp
+
+
+def write_design(design, out_dir):
+    """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json``; returns their paths.
+
+    Both files are written to temporary names first and renamed at the end, so an error leaves
+    no partial output.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = [out_dir / f"{design.top}.v", out_dir / f"{design.top}.json"]
+    texts = [design.verilog, json.dumps(design.sidecar, indent=2) + "\n"]
+    temps = []
+    try:
+        for target, text in zip(targets, texts):
+            temps.append(_atomic_write(target, text))
+        for tmp, target in zip(temps, targets):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return targets
