@@ -218,6 +218,8 @@ def run_bench(args):
         "correct": bool(correct), "cycles": cycles, "ideal_cycles": int(ideal),
         "utilization": round(ideal / cycles, 6) if cycles else 0.0, "wall_s": round(wall, 3),
         "seed": seed,
+        **({"latency": design.sidecar["derived"]["latency"]}
+           if "latency" in design.sidecar["derived"] else {}),
         **kernel.figures(config, shape, inputs, outputs, measured),
     }
     if args.save:

@@ -82,7 +82,7 @@ def cmd_generate(args):
 
 
 def cmd_synth(args):
-    from synth.flow import SynthError, synthesize
+    from synth import synthesize
 
     from .elaborate import generate
     design = generate(args.preset, args.overrides, top=args.top)
@@ -91,12 +91,9 @@ def cmd_synth(args):
         source = Path(scratch) / f"{design.top}.v"
         source.write_text(design.verilog)
         _progress(f"synthesizing {design.top} with Yosys (the first run compiles Yosys, ~35 s)")
-        try:
-            report = synthesize(source, design.top, out_dir, progress=_progress)
-        except SynthError as err:
-            raise UserError(f"synthesis: {err}") from None
+        report = synthesize(source, design.top, out_dir, progress=_progress)
     total = report["total"]
-    print(f"{design.top}: {total['area_um2']:.1f} um2 ({report['tech']}), "
+    print(f"{design.top}: {total['area_um2']:.1f} um2 ({report['tech']['name']}), "
           f"{total['cells']} cells, {total['flops']} flops, {total['transistors']} transistors, "
           f"logic depth {total['logic_depth']}")
     print(f"{out_dir / 'area.json'}")

@@ -125,10 +125,14 @@ def design_from_component(component, top, *, library=None, config=None, info=Non
     modules = {name: 1 for name in module_names(top_text)}
     if library:
         modules.update(library.modules())
+    described = config.to_json() if config is not None else {"config": {}, "derived": {}}
+    if hasattr(component, "latency"):
+        # The component owns its latency; the sidecar reports it with the config's figures.
+        described["derived"] = {"latency": component.latency, **described["derived"]}
     sidecar = {
         "top": top,
         **(info or {}),
-        **(config.to_json() if config is not None else {}),
+        **described,
         "ports": describe_ports(component, top_text, top),
         "modules": modules,
         "generator": _versions(),

@@ -99,6 +99,31 @@ class ModuleLibrary:
         m.submodules[instance_name] = Instance(name, **ports)
         return interface
 
+    def define(self, key, make=None, *, verilog=None, instances=0):
+        """Define the leaf ``key`` without placing an ``Instance`` of it; return its module name.
+
+        For modules used from Verilog written by a generator (regular wiring emitted from a
+        template, DESIGN.md section 6). Either ``make`` builds a component, converted once as in
+        :meth:`instantiate`, or ``verilog`` is the text of module ``<prefix>__<key>`` itself.
+        ``instances`` is added to the instance count :meth:`modules` reports.
+        """
+        if key not in self._leaves:
+            if not re.fullmatch(r"[A-Za-z0-9_]+", key):
+                raise ValueError(f"Leaf key must be an identifier, not {key!r}")
+            name = f"{self._prefix}__{key}"
+            if (make is None) == (verilog is None):
+                raise ValueError("Give exactly one of make and verilog")
+            if make is not None:
+                component = make()
+                text = convert(component, name)
+                signature = component.signature
+            else:
+                text, signature = verilog, None
+            ports = _module_ports(text, name)
+            self._leaves[key] = (name, signature, "clk" in ports, text)
+        self.instance_counts[key] = self.instance_counts.get(key, 0) + instances
+        return self._leaves[key][0]
+
     def verilog(self):
         """Verilog text of all leaves converted so far, each once."""
         return "\n".join(text for _, _, _, text in self._leaves.values())

@@ -16,7 +16,7 @@ class MacConfig(Config):
     """
 
     block = "mac"
-    derived = ("latency", "input_width", "output_width")
+    derived = ("input_width", "output_width")
 
     dtype: str = param("bf16", doc="operand type", choices=("int8", "bf16"))
 
@@ -24,12 +24,6 @@ class MacConfig(Config):
         """The top-level component (``rtl.arith.mac.MacInt8`` or ``MacBf16``)."""
         from rtl.arith.mac import MacBf16, MacInt8
         return MacInt8() if self.dtype == "int8" else MacBf16()
-
-    @property
-    def latency(self):
-        """Cycles from an accepted input to its result on ``o`` (no back-pressure)."""
-        from rtl.arith.mac import MacBf16, MacInt8
-        return (MacInt8 if self.dtype == "int8" else MacBf16)().latency
 
     @property
     def input_width(self):

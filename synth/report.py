@@ -1,0 +1,105 @@
+"""Plain-text rendering of the area/depth result of :func:`synth.flow.synthesize`."""
+
+__all__ = ["format_report"]
+
+
+def _table(header, rows):
+    """Left-align the first column, right-align the others."""
+    rows = [header] + [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append("  " + "  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _um2(value):
+    return f"{value:,.1f}"
+
+
+def format_report(result, tech, sram):
+    """The human-readable report: header, one table per module, memories, hierarchy, totals.
+
+    Parameters
+    ----------
+    result : dict
+        What :func:`synth.flow.synthesize` returns (the content of ``area.json``).
+    tech : TechLibrary
+        The standard-cell table used (for the cell names of each generic cell).
+    sram : SramModel
+        The SRAM model used.
+    """
+    out = [
+        f"hybridgen synthesis report: top {result['top']}",
+        "",
+        f"standard cells: {tech.name}: {tech.description}",
+        f"SRAM macros:    {sram.name}: {sram.description}",
+        f"memories with < {sram.flop_max_depth} words are built from flip-flops; ROMs with "
+        f"<= {sram.rom_logic_max_depth} words are synthesized to logic",
+        "per-module figures are for one instance; logic depth = longest gate chain between "
+        "flops, memories and ports",
+        "",
+    ]
+    modules = result["modules"]
+    for name, module in modules.items():
+        out.append(f"module {name}  (instances: {module['instances']})")
+        rows = [[kind, "+".join(tech.mapping(kind).cells), n,
+                 _um2(n * tech.mapping(kind).area_um2)]
+                for kind, n in module["cells"].items()]
+        rows += [[f"{child} (submodule)", "", n, ""]
+                 for child, n in module["submodules"].items()]
+        out += _table(["cell", "library cells", "count", "area um2"], rows)
+        out.append(f"  flops {module['flops']}, transistors {module['transistors']:,}, "
+                   f"logic {_um2(module['logic_area_um2'])} um2 + memory "
+                   f"{_um2(module['memory_area_um2'])} um2 = {_um2(module['area_um2'])} um2, "
+                   f"logic depth {module['logic_depth']}")
+        out.append("")
+
+    memory_rows = []
+    for name, module in modules.items():
+        for mem in module["memories"]:
+            ports = f"{mem['read_ports']}R{mem['write_ports']}W"
+            if mem["async_read_ports"]:
+                ports += f" ({mem['async_read_ports']} async R)"
+            memory_rows.append([
+                f"{name}/{mem['name']}", module["instances"], f"{mem['depth']}x{mem['width']}",
+                ports, mem["implementation"], mem["copies"] or "", mem["cell"] or "",
+                _um2(mem["area_um2"]) if mem["implementation"] == "sram" else "in logic"])
+    out.append("memories")
+    if memory_rows:
+        out += _table(["memory", "inst", "depth x width", "ports", "built as", "macros",
+                       "cell", "area um2 (each)"], memory_rows)
+    else:
+        out.append("  (none)")
+    out.append("")
+
+    out.append("hierarchy (instances of each module below the top)")
+
+    def walk(name, level, n):
+        out.append(f"  {'  ' * level}{name} x{n}")
+        for child, count in modules[name]["submodules"].items():
+            walk(child, level + 1, count)
+
+    walk(result["top"], 0, 1)
+    out.append("")
+
+    total = result["total"]
+    out.append(f"totals for {result['top']} (all instances)")
+    out += _table(["figure", "value"], [
+        ["cells", f"{total['cells']:,}"],
+        ["flops (bits)", f"{total['flops']:,}"],
+        ["transistors (logic + bitcells)", f"{total['transistors']:,}"],
+        ["SRAM bits", f"{total['sram_bits']:,}"],
+        ["logic area um2", _um2(total["logic_area_um2"])],
+        ["memory area um2", _um2(total["memory_area_um2"])],
+        ["total area um2", _um2(total["area_um2"])],
+        ["logic depth, flattened top", total["logic_depth"]],
+        ["logic depth, worst module", total["max_module_logic_depth"]],
+    ])
+    if result.get("warnings"):
+        out += ["", f"yosys warnings ({len(result['warnings'])}, first shown)",
+                "  " + result["warnings"][0]]
+    return "\n".join(out) + "\n"
