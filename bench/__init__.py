@@ -21,7 +21,8 @@ A kernel is a :class:`Kernel` subclass registered in :data:`KERNELS`.
 
 from .kernel import Kernel, run_bench
 from .mac import MacKernel
+from .vector import SfuKernel, VectorKernel
 
-KERNELS = {kernel.name: kernel for kernel in (MacKernel(),)}
+KERNELS = {kernel.name: kernel for kernel in (MacKernel(), SfuKernel(), VectorKernel())}
 
 __all__ = ["KERNELS", "Kernel", "run_bench"]

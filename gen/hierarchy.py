@@ -38,6 +38,13 @@ def _module_ports(verilog_text, name):
     raise ValueError(f"module {name} not found in converted Verilog")
 
 
+def _mark_no_inline(verilog_text, name):
+    header = verilog_text.index(f"module {name}(")
+    header_end = verilog_text.index(");", header) + 2
+    return (verilog_text[:header_end] + "\n  /* verilator no_inline_module */" +
+            verilog_text[header_end:])
+
+
 class ModuleLibrary:
     """Leaf modules converted once each, named ``<prefix>__<leaf>``.
 
@@ -57,7 +64,7 @@ class ModuleLibrary:
     def prefix(self):
         return self._prefix
 
-    def instantiate(self, m, instance_name, key, make):
+    def instantiate(self, m, instance_name, key, make, *, no_inline=False):
         """Place an instance of the leaf identified by ``key`` into module ``m``.
 
         Parameters
@@ -71,6 +78,11 @@ class ModuleLibrary:
             part of the module name, so use identifier characters.
         make : callable
             Builds the leaf component; called only the first time ``key`` is seen.
+        no_inline : bool
+            Mark the leaf ``/* verilator no_inline_module */`` so Verilator compiles it once as
+            a C++ class instead of flattening every instance into the parent (large leaves
+            placed many times: a 16-lane vector unit inlined became a 380 MB C++ model).
+            Applies from the first placement of ``key``.
 
         Returns
         -------
@@ -84,6 +96,8 @@ class ModuleLibrary:
             name = f"{self._prefix}__{key}"
             component = make()
             text = convert(component, name)
+            if no_inline:
+                text = _mark_no_inline(text, name)
             ports = _module_ports(text, name)
             self._leaves[key] = (name, component.signature, "clk" in ports, text)
         name, signature, clocked, _ = self._leaves[key]

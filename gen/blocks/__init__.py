@@ -7,7 +7,8 @@ times. To add a block: write its configuration module here and list the class be
 """
 
 from .mac import MacConfig
+from .vector import SfuConfig, VectorConfig
 
-BLOCKS = {cls.block: cls for cls in (MacConfig,)}
+BLOCKS = {cls.block: cls for cls in (MacConfig, SfuConfig, VectorConfig)}
 
 __all__ = ["BLOCKS"]

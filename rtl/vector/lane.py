@@ -1,0 +1,144 @@
+"""One vector lane: every fp32 unit of :mod:`rtl.arith`, the op chosen per beat."""
+
+import enum
+
+from amaranth.hdl import Cat, Const, Module
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden import numerics
+from rtl.arith.compare import Fp32MinMax
+from rtl.arith.convert import Fp32ToBf16
+from rtl.arith.exp import Fp32Exp
+from rtl.arith.fp32 import Fp32Add
+from rtl.arith.fp32_mul import Fp32Mul
+from rtl.arith.pipeline import StreamPipeline, pipeline_delay
+from rtl.arith.reciprocal import Fp32Reciprocal
+from rtl.arith.sigmoid import Fp32Sigmoid
+from rtl.arith.softplus import Fp32Softplus
+
+__all__ = ["VectorOp", "VectorLane", "lane_latency", "lane_unit_latencies", "LANE_OPERANDS", "SfuLane"]
+
+#: The 4-bit op code (values from :data:`golden.numerics.VECTOR_OPS`).
+VectorOp = enum.Enum("VectorOp", {name.upper(): code
+                                  for name, code in numerics.VECTOR_OPS.items()},
+                     type=int)
+VectorOp.__doc__ = "Vector lane / unit op codes (golden.numerics.VECTOR_OPS)."
+
+#: Payload of a single-lane stream (``SfuLane.i``): op at the LSBs, then a, then b.
+LANE_OPERANDS = data.StructLayout({"op": 4, "a": 32, "b": 32})
+
+
+def lane_unit_latencies(params):
+    """``{unit: latency}`` of the units of a :class:`VectorLane` with ``params`` (without
+    building them; the lane checks that its units agree)."""
+    p = numerics.SfuParams.of(params)
+    recip_core = p.recip_seed_degree + 2 * p.recip_newton_steps
+    return {"add": 3, "mul": 3, "minmax": 1, "exp": p.exp_degree + 4, "recip": recip_core + 2,
+            "sigmoid": p.exp_degree + 7 + recip_core,
+            "softplus": p.exp_degree + p.log_degree + 6, "bf16": 1}
+
+
+def lane_latency(params):
+    """Latency of a :class:`VectorLane` with ``params``: slowest unit + 1."""
+    return max(lane_unit_latencies(params).values()) + 1
+
+
+class VectorLane(wiring.Component):
+    """``o = op(a, b)`` for every elementwise op of :data:`golden.numerics.VECTOR_OPS`.
+
+    Holds one of each unit - fp32 adder (add, sub), multiplier, min/max, exp/exp2, reciprocal,
+    sigmoid/silu, softplus, fp32 -> bf16 rounding - all fed every cycle; each result is delayed
+    to the slowest unit and ``op`` (delayed alongside) selects the output, so the op may change
+    every cycle. Reduction ops and ``pass`` return ``a`` unchanged (the vector unit computes the
+    reductions). Bit-exact model: :func:`golden.numerics.lane_op`.
+
+    Parameters
+    ----------
+    params : golden.numerics.SfuParams or config
+        Approximation parameters of the special functions.
+
+    Members
+    -------
+    en : In(1)
+        Clock enable (:mod:`rtl.arith.pipeline` convention).
+    op : In(4)
+        Op code.
+    a, b : In(32)
+        Operands (fp32 bit patterns); unary ops use ``a``.
+    o : Out(32)
+        Result, registered, ``latency`` enabled cycles later.
+    """
+
+    en: In(1)
+    op: In(4)
+    a: In(32)
+    b: In(32)
+    o: Out(32)
+
+    def __init__(self, params=None):
+        self._params = numerics.SfuParams.of(params)
+        p = self._params
+        self._units = {"add": Fp32Add(latency=3), "mul": Fp32Mul(), "minmax": Fp32MinMax(),
+                       "exp": Fp32Exp(p), "recip": Fp32Reciprocal(p), "sigmoid": Fp32Sigmoid(p),
+                       "softplus": Fp32Softplus(p), "bf16": Fp32ToBf16()}
+        assert lane_unit_latencies(p) == self.unit_latencies
+        super().__init__()
+
+    @property
+    def unit_latencies(self):
+        """``{unit: latency}`` of the units inside."""
+        return {name: unit.latency for name, unit in self._units.items()}
+
+    @property
+    def latency(self):
+        """Slowest unit (sigmoid/silu, 14 by default) + 1 (output select)."""
+        return max(self.unit_latencies.values()) + 1
+
+    def elaborate(self, platform):
+        m = Module()
+        units = self._units
+        depth = self.latency - 1
+        op = self.op
+        for name, unit in units.items():
+            m.submodules[name] = unit
+            m.d.comb += [unit.en.eq(self.en), unit.a.eq(self.a)]
+        m.d.comb += [
+            units["add"].b.eq(self.b ^ Cat(Const(0, 31), op == VectorOp.SUB)),
+            units["mul"].b.eq(self.b),
+            units["minmax"].b.eq(self.b),
+            units["minmax"].minimum.eq(op == VectorOp.MIN),
+            units["exp"].natural.eq(op == VectorOp.EXP),
+            units["sigmoid"].silu.eq(op == VectorOp.SILU),
+        ]
+        results = {}
+        for name, unit in units.items():
+            value = Cat(Const(0, 16), unit.o) if name == "bf16" else unit.o
+            results[name] = pipeline_delay(m, self.en, value, depth - unit.latency,
+                                           name=f"{name}_result")
+        op_late = pipeline_delay(m, self.en, op, depth, name="op")
+        a_late = pipeline_delay(m, self.en, self.a, depth, name="a")
+        with m.If(self.en):
+            with m.Switch(op_late):
+                for codes, name in (((VectorOp.ADD, VectorOp.SUB), "add"),
+                                    ((VectorOp.MUL,), "mul"),
+                                    ((VectorOp.MAX, VectorOp.MIN), "minmax"),
+                                    ((VectorOp.EXP, VectorOp.EXP2), "exp"),
+                                    ((VectorOp.RECIP,), "recip"),
+                                    ((VectorOp.SIGMOID, VectorOp.SILU), "sigmoid"),
+                                    ((VectorOp.SOFTPLUS,), "softplus"),
+                                    ((VectorOp.BF16,), "bf16")):
+                    with m.Case(*codes):
+                        m.d.sync += self.o.eq(results[name])
+                with m.Default():
+                    m.d.sync += self.o.eq(a_late)
+        return m
+
+
+class SfuLane(StreamPipeline):
+    """Stream wrapper of one :class:`VectorLane` (the ``sfu`` block): ``i`` carries
+    :data:`LANE_OPERANDS` (op, a, b), ``o`` the fp32 result; one result per cycle, handshake of
+    :class:`~rtl.arith.pipeline.StreamPipeline`."""
+
+    def __init__(self, params=None):
+        super().__init__(VectorLane(params), in_layout=LANE_OPERANDS)

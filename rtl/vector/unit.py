@@ -1,0 +1,182 @@
+"""A ``width``-lane vector unit with row sum, row max and inclusive cumsum, op per vector."""
+
+from amaranth.hdl import Cat, Const, Module, Mux
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden import numerics
+from rtl.arith.compare import Fp32MinMax
+from rtl.arith.fp32 import FP32_CANONICAL_NAN, Fp32Add, fp32_fields, is_nan, is_zero
+from rtl.arith.pipeline import StreamPipeline, pipeline_delay
+
+from .lane import VectorLane, VectorOp, lane_latency
+
+#: Latency of the reduction adders (Fp32Add default).
+_ADDER_LATENCY = 3
+
+__all__ = ["VectorDatapath", "VectorUnit", "vector_operands"]
+
+
+def vector_operands(width):
+    """Payload of ``VectorUnit.i``: ``{"op": 4, "a": ArrayLayout(32, width), "b": ...}``."""
+    return data.StructLayout({"op": 4, "a": data.ArrayLayout(32, width),
+                              "b": data.ArrayLayout(32, width)})
+
+
+class VectorDatapath(wiring.Component):
+    """``width`` :class:`~rtl.vector.lane.VectorLane` s plus row reductions of ``a``.
+
+    Elementwise ops run lane by lane (lane k: ``o[k] = op(a[k], b[k])``). Reductions of ``a``,
+    in a documented order (bit-exact models in :mod:`golden.numerics`):
+
+    * ``rowsum`` - balanced pairwise tree of fp32 adders: level 1 adds lanes (0,1), (2,3), ...,
+      each further level neighbouring partial sums (:func:`~golden.numerics.vector_rowsum`);
+      the sum is broadcast to every lane of ``o``.
+    * ``rowmax`` - the same tree of fp32 max units (exact; NaN if any lane is NaN), broadcast.
+    * ``cumsum`` - inclusive prefix sum in Sklansky order: at level l every lane k with bit l
+      set adds the partial sum of lane ``(k >> l << l) - 1``
+      (:func:`~golden.numerics.vector_cumsum`); ``width/2 * log2(width)`` adders.
+
+    All paths are padded to one latency, so the op may change every beat.
+
+    Parameters
+    ----------
+    width : int
+        Lanes, a power of two >= 2.
+    params : golden.numerics.SfuParams or config
+    library : gen.hierarchy.ModuleLibrary, optional
+        When given, the lane, the adder and the max unit are converted once and instantiated
+        (fast generation; simulate through cocotb); otherwise plain submodules (Amaranth sim).
+
+    Members
+    -------
+    en : In(1)
+    op : In(4)
+    a, b : In(ArrayLayout(32, width))
+    o : Out(ArrayLayout(32, width))
+        Registered, ``latency`` enabled cycles later.
+    """
+
+    def __init__(self, *, width, params=None, library=None):
+        if not isinstance(width, int) or width < 2 or width & (width - 1):
+            raise ValueError(f"Vector width must be a power of two >= 2, not {width!r}")
+        self._width = width
+        self._params = numerics.SfuParams.of(params)
+        self._library = library
+        super().__init__({
+            "en": In(1), "op": In(4),
+            "a": In(data.ArrayLayout(32, width)), "b": In(data.ArrayLayout(32, width)),
+            "o": Out(data.ArrayLayout(32, width)),
+        })
+
+    @property
+    def width(self):
+        return self._width
+
+    @property
+    def levels(self):
+        return self._width.bit_length() - 1
+
+    @property
+    def lane_latency(self):
+        return lane_latency(self._params)
+
+    @property
+    def reduction_latency(self):
+        """log2(width) x adder latency (rowsum, cumsum)."""
+        return self.levels * _ADDER_LATENCY
+
+    @property
+    def latency(self):
+        """max(lane latency, reduction latency) + 1 (output select)."""
+        return max(self.lane_latency, self.reduction_latency) + 1
+
+    def _place(self, m, name, key, make):
+        if self._library is None:
+            unit = make()
+            m.submodules[name] = unit
+            return unit
+        # Leaves are compiled once by Verilator rather than inlined 16 times.
+        return self._library.instantiate(m, name, key, make, no_inline=True)
+
+    def elaborate(self, platform):
+        m = Module()
+        width, en = self._width, self.en
+        depth = self.latency - 1
+        adder_latency = _ADDER_LATENCY
+        params = self._params
+
+        def add(name, a, b):
+            unit = self._place(m, name, "fp32_add", lambda: Fp32Add(latency=_ADDER_LATENCY))
+            m.d.comb += [unit.en.eq(en), unit.a.eq(a), unit.b.eq(b)]
+            return unit.o
+
+        # Lanes.
+        lanes = []
+        for k in range(width):
+            lane = self._place(m, f"lane{k}", "lane", lambda: VectorLane(params))
+            m.d.comb += [lane.en.eq(en), lane.op.eq(self.op), lane.a.eq(self.a[k]),
+                         lane.b.eq(self.b[k])]
+            lanes.append(pipeline_delay(m, en, lane.o, depth - self.lane_latency,
+                                        name=f"lane{k}_result"))
+
+        # Row sum: pairwise tree.
+        level = [self.a[k] for k in range(width)]
+        for depth_index in range(self.levels):
+            level = [add(f"rowsum_l{depth_index}_{j}", level[2 * j], level[2 * j + 1])
+                     for j in range(len(level) // 2)]
+        rowsum = pipeline_delay(m, en, level[0], depth - self.reduction_latency, name="rowsum")
+
+        # Row max: pairwise tree of max units (latency 1 each).
+        level = [self.a[k] for k in range(width)]
+        for depth_index in range(self.levels):
+            nxt = []
+            for j in range(len(level) // 2):
+                unit = self._place(m, f"rowmax_l{depth_index}_{j}", "fp32_minmax", Fp32MinMax)
+                m.d.comb += [unit.en.eq(en), unit.a.eq(level[2 * j]),
+                             unit.b.eq(level[2 * j + 1]), unit.minimum.eq(0)]
+                nxt.append(unit.o)
+            level = nxt
+        rowmax = pipeline_delay(m, en, level[0], depth - self.levels, name="rowmax")
+
+        # Inclusive cumsum, Sklansky order.
+        s = [self.a[k] for k in range(width)]
+        for lvl in range(self.levels):
+            nxt = []
+            for k in range(width):
+                if (k >> lvl) & 1:
+                    j = ((k >> lvl) << lvl) - 1
+                    nxt.append(add(f"cumsum_l{lvl}_{k}", s[j], s[k]))
+                else:
+                    nxt.append(pipeline_delay(m, en, s[k], adder_latency,
+                                              name=f"cumsum_l{lvl}_{k}_pass"))
+            s = nxt
+        # Lane 0 is never added: flush and canonicalize it here like any fp32 result.
+        first = fp32_fields(s[0])
+        s[0] = Mux(is_nan(first), FP32_CANONICAL_NAN,
+                   Mux(is_zero(first), Cat(Const(0, 31), s[0][31]), s[0]))
+        cumsum = [pipeline_delay(m, en, s[k], depth - self.reduction_latency,
+                                 name=f"cumsum{k}") for k in range(width)]
+
+        op = pipeline_delay(m, en, self.op, depth, name="op")
+        with m.If(en):
+            with m.Switch(op):
+                with m.Case(VectorOp.ROWSUM):
+                    m.d.sync += [self.o[k].eq(rowsum) for k in range(width)]
+                with m.Case(VectorOp.ROWMAX):
+                    m.d.sync += [self.o[k].eq(rowmax) for k in range(width)]
+                with m.Case(VectorOp.CUMSUM):
+                    m.d.sync += [self.o[k].eq(cumsum[k]) for k in range(width)]
+                with m.Default():
+                    m.d.sync += [self.o[k].eq(lanes[k]) for k in range(width)]
+        return m
+
+
+class VectorUnit(StreamPipeline):
+    """Stream vector unit: ``i`` = :func:`vector_operands` (op, a, b), ``o`` = ``width`` fp32
+    results; one vector per cycle, op chosen per vector; handshake of
+    :class:`~rtl.arith.pipeline.StreamPipeline`. See :class:`VectorDatapath`."""
+
+    def __init__(self, *, width, params=None, library=None):
+        super().__init__(VectorDatapath(width=width, params=params, library=library),
+                         in_layout=vector_operands(width))
