@@ -21,8 +21,9 @@ A kernel is a :class:`Kernel` subclass registered in :data:`KERNELS`.
 
 from .kernel import Kernel, run_bench
 from .mac import MacKernel
+from .kvcodec import KvCodecKernel
 from .vector import SfuKernel, VectorKernel
 
-KERNELS = {kernel.name: kernel for kernel in (MacKernel(), SfuKernel(), VectorKernel())}
+KERNELS = {kernel.name: kernel for kernel in (MacKernel(), SfuKernel(), VectorKernel(), KvCodecKernel())}
 
 __all__ = ["KERNELS", "Kernel", "run_bench"]

@@ -7,8 +7,9 @@ times. To add a block: write its configuration module here and list the class be
 """
 
 from .mac import MacConfig
+from .kv import KvConfig
 from .vector import SfuConfig, VectorConfig
 
-BLOCKS = {cls.block: cls for cls in (MacConfig, SfuConfig, VectorConfig)}
+BLOCKS = {cls.block: cls for cls in (MacConfig, SfuConfig, VectorConfig, KvConfig)}
 
 __all__ = ["BLOCKS"]

@@ -1,0 +1,201 @@
+"""BFP8_b / BFP4_b -> BF16 deferred dequantizer: packed tile bytes in, bf16 tiles out.
+
+The packed stream is written as it arrives into one half of a double-buffered tile store
+(exponent bytes and data bytes into two memories each, split by face column); a complete tile
+is read out row-major, ``lanes`` codes per cycle, and decoded exactly into bf16 by ``lanes``
+decoders (:func:`rtl.kv.bfp.decode_value`: leading-zero normalization, bf16 subnormals kept).
+
+Bit-exact model: :func:`golden.kvquant.bfp_unpack_tile_bf16_bits`.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .bfp import ExponentMemory, TileGeometry, decode_value, widen_bfp4_code
+from .layouts import format_of, packed_layout, values_out_layout
+from .packer import _constant_by_format, _log2, _select_value
+
+__all__ = ["BfpDequantizer", "dequantizer_latency"]
+
+
+def dequantizer_latency(geometry):
+    """Cycles from accepting a tile's last packed beat to its first bf16 beat, no stalls."""
+    return 3
+
+
+class BfpDequantizer(wiring.Component):
+    """BFP8_b / BFP4_b -> bf16 tile dequantizer (DESIGN.md section 4b), fully pipelined.
+
+    Input: packed tiles exactly as :class:`~rtl.kv.packer.BfpPacker` emits them (and as
+    :func:`golden.kvquant.bfp_pack_tile` writes them), ``bus_bytes`` per beat. The unit frames
+    tiles by counting beats (``tile bytes / bus_bytes`` per tile); ``i.payload.last`` is not
+    needed and ignored. With two formats, ``i.payload.bfp4`` on a tile's first beat selects the
+    format of the tile.
+
+    Output: the tile's bf16 values, row-major, ``lanes`` per beat, ``last`` on the tile's final
+    beat. Every datum is decoded exactly: ``(-1)^s * M * 2^(E - 127 - (mbits - 1))`` as a normal
+    bf16, as a bf16 subnormal below the normal range (kept, not flushed), as +-inf at 2^128 and
+    above (only for ``E = 255``, which the packer never writes); ``M = 0`` gives a zero with the
+    code's sign.
+
+    Throughput: ``lanes`` values per cycle, tile after tile without a gap, when the packed bus
+    keeps up; otherwise the input is accepted every cycle (the bus is the limit). A complete
+    tile is held (its last face is needed for the first output row), double-buffered so the
+    next tile streams in meanwhile. Latency: :attr:`latency`. Every stream tolerates arbitrary
+    back-pressure and bubbles; tiles are never split, merged or reordered.
+
+    The read pipeline has three steps (address, memory, decode into the output register) under
+    one clock enable ``~o.valid | o.ready``; ``o.payload`` is a register.
+
+    Parameters
+    ----------
+    geometry : TileGeometry
+
+    Members
+    -------
+    i : In(stream.Signature(packed_layout))
+        Packed bytes.
+    o : Out(stream.Signature(values_out_layout))
+        bf16 values.
+    """
+
+    def __init__(self, geometry):
+        if not isinstance(geometry, TileGeometry):
+            raise TypeError(f"geometry must be a TileGeometry, not {geometry!r}")
+        self._geometry = geometry
+        super().__init__({"i": In(stream.Signature(packed_layout(geometry))),
+                          "o": Out(stream.Signature(values_out_layout(geometry)))})
+
+    @property
+    def geometry(self):
+        return self._geometry
+
+    @property
+    def latency(self):
+        """Cycles from a tile's last packed beat accepted to its first bf16 beat valid, with no
+        stalls and the output free (3)."""
+        return dequantizer_latency(self._geometry)
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self._geometry
+        lanes, bus, word = g.lanes, g.bus_bytes, g.word_bytes
+        face_lanes = g.face_lanes
+
+        banks = []
+        for b in range(2):
+            memory = Memory(shape=unsigned(8 * word), depth=g.bank_depth, init=[])
+            m.submodules[f"bank{b}"] = memory
+            banks.append((memory.write_port(granularity=8), memory.read_port()))
+        exps = ExponentMemory(m, g)                      # [buffer][tile row] per face column
+        full = Signal(2)
+        fmt_buf = Signal(2)
+        write_buffer = Signal()
+        read_buffer = Signal()
+
+        # ---- write side: packed beats into buffer `write_buffer` ------------------------------
+        p = self.i.payload
+        n = Signal(range(g.max_tile_beats))
+        tile_fmt = Signal()
+        if g.runtime_format:
+            bfp4 = Mux(n == 0, p.bfp4, tile_fmt)
+        else:
+            bfp4 = Const(int(g.formats == ("bfp4",)), 1)
+        fmt = format_of(g, bfp4)
+        accept = Signal()
+        m.d.comb += [self.i.ready.eq(~full.bit_select(write_buffer, 1)),
+                     accept.eq(self.i.valid & self.i.ready)]
+        is_exp = n < g.exp_beats
+        last_in = n == _constant_by_format(g, fmt, lambda f: g.tile_beats(f) - 1)
+        q = Cat(Const(0, _log2(bus)), (n - g.exp_beats)[:10])[:10]
+        locations = {f: g.bus_location(q, f) for f in g.formats}
+        bank_in = _select_value(g, fmt, {f: v[0] for f, v in locations.items()})
+        local_in = _select_value(g, fmt, {f: v[1] for f, v in locations.items()})
+        segment = g.word_offset(local_in) >> _log2(bus)
+        enables = Cat(*((segment == s).replicate(bus) for s in range(word // bus)))
+        for b, (write, _read) in enumerate(banks):
+            m.d.comb += [
+                write.addr.eq(g.word_address(write_buffer, local_in)),
+                write.data.eq(Cat(*([p.data.as_value()] * (word // bus)))),
+                write.en.eq(Mux(accept & ~is_exp & (bank_in == b), enables, 0)),
+            ]
+        exp_beat = n[:_log2(g.exp_beats)] if g.exp_beats > 1 else Const(0, 1)
+        exps.write_beat(m, accept & is_exp, write_buffer, exp_beat, p.data.as_value())
+        with m.If(accept):
+            m.d.sync += [n.eq(n + 1), tile_fmt.eq(bfp4)]
+            with m.If(last_in):
+                m.d.sync += n.eq(0)
+                for b in range(2):
+                    with m.If(write_buffer == b):
+                        m.d.sync += [full[b].eq(1), fmt_buf[b].eq(bfp4)]
+                m.d.sync += write_buffer.eq(~write_buffer)
+
+        # ---- read side: a full buffer, row-major, `lanes` codes per cycle ---------------------
+        en = Signal()
+        c_valid = Signal()
+        m.d.comb += en.eq(~c_valid | self.o.ready)
+        read_fmt = format_of(g, fmt_buf.bit_select(read_buffer, 1))
+        beat = Signal(range(g.value_beats))
+        last = beat == g.value_beats - 1
+        position = Cat(Const(0, _log2(lanes)), beat)[:10]          # row * 32 + column
+        row, col = position[5:10], position[0:5]
+        column = Const(0, 4) if g.halves == 2 else col[:4]
+        bank_sel = Const(0, 1) if g.halves == 2 else col[4]
+        local = _select_value(g, read_fmt, {f: g.lane_location(row, column, f)
+                                            for f in g.formats})
+        for _write, read in banks:
+            m.d.comb += [read.addr.eq(g.word_address(read_buffer, local)), read.en.eq(en)]
+        exp_offset = exps.read_byte_address(m, en, read_buffer, row)
+        issue = en & full.bit_select(read_buffer, 1)
+        with m.If(issue):
+            m.d.sync += beat.eq(beat + 1)
+            with m.If(last):
+                for b in range(2):
+                    with m.If(read_buffer == b):
+                        m.d.sync += full[b].eq(0)
+                m.d.sync += read_buffer.eq(~read_buffer)
+
+        b_valid, b_bank, b_last, b_fmt = (Signal(name=f"b_{x}") for x in
+                                          ("valid", "bank", "last", "fmt"))
+        b_offset = Signal(max(1, _log2(word)))
+        b_exp_offset = Signal(exp_offset.shape())
+        with m.If(en):
+            m.d.sync += [b_valid.eq(full.bit_select(read_buffer, 1)), b_bank.eq(bank_sel),
+                         b_last.eq(last), b_fmt.eq(read_fmt), b_offset.eq(g.word_offset(local))]
+            m.d.sync += b_exp_offset.eq(exp_offset)
+        if g.halves == 2:
+            b_exps = [exps.read_byte_data(h, b_exp_offset) for h in range(2)]
+        else:
+            b_exps = [Mux(b_bank, exps.read_byte_data(1, b_exp_offset),
+                          exps.read_byte_data(0, b_exp_offset))]
+
+        # Decode: pick this beat's bytes out of the memory word(s), widen BFP4 codes, decode.
+        b_bfp4 = format_of(g, b_fmt)
+        values = []
+        for h in range(g.halves):
+            if g.halves == 2:
+                data_word = banks[h][1].data
+            else:
+                data_word = Mux(b_bank, banks[1][1].data, banks[0][1].data)
+            codes = {}
+            for f in g.formats:
+                size = g.lane_bytes(f)
+                segment = (data_word.word_select(b_offset >> _log2(size), 8 * size)
+                           if word > size else data_word)
+                if f == "bfp8":
+                    codes[f] = [segment[8 * j:8 * j + 8] for j in range(face_lanes)]
+                else:
+                    codes[f] = [widen_bfp4_code(segment[4 * j:4 * j + 4])
+                                for j in range(face_lanes)]
+            for j in range(face_lanes):
+                code = _select_value(g, b_bfp4, {f: codes[f][j] for f in g.formats})
+                values.append(decode_value(m, code, b_exps[h], f"lane{h * face_lanes + j}"))
+        c_data = Signal(16 * lanes)
+        c_last = Signal()
+        with m.If(en):
+            m.d.sync += [c_valid.eq(b_valid), c_data.eq(Cat(*values)), c_last.eq(b_last)]
+        m.d.comb += [self.o.valid.eq(c_valid), self.o.payload.data.eq(c_data),
+                     self.o.payload.last.eq(c_last)]
+        return m

@@ -1,0 +1,1 @@
+"""Unit tests of the KV codec (configuration, geometry, elaboration)."""

@@ -1,0 +1,1 @@
+"""cocotb testbenches of the KV-cache codec (``rtl.kv``)."""
