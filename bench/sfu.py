@@ -17,7 +17,7 @@ from gen.errors import ConfigError, UserError
 
 from .kernel import Kernel
 
-__all__ = ["SfuKernel", "OpChoice"]
+__all__ = ["SfuKernel", "OpKernel", "OpChoice"]
 
 SFU_OPS = ("exp", "exp2", "recip", "softplus", "silu", "sigmoid")
 
@@ -34,39 +34,50 @@ class OpChoice(argparse.Action):
         self._kernel.op = values
 
 
-class SfuKernel(Kernel):
-    """Unary special function on N fp32 inputs, one lane."""
+class OpKernel(Kernel):
+    """Base of the kernels run by ``verif.vector.tb_vector``: fp32 bit patterns ``x`` in, ``y``
+    out, one op code per input row chosen by ``--op``."""
 
-    name = "sfu"
-    blocks = ("sfu",)
     testbench = "verif.vector.tb_vector"
     testcase = "bench"
     input_keys = ("x",)
-    default_op = "exp"
-    ops = SFU_OPS
+    default_op = None
+    ops = ()
 
     def __init__(self):
         self.op = self.default_op
 
-    def add_arguments(self, parser):
+    def add_op_argument(self, parser):
         self.op = self.default_op
         parser.add_argument("--op", choices=self.ops, default=self.default_op,
                             action=OpChoice, kernel=self,
                             help=f"operation (default {self.default_op})")
-        parser.add_argument("--n", type=int, default=4096, help="inputs (default 4096)")
 
     def _code(self):
         from golden.numerics import VECTOR_OPS
         return VECTOR_OPS[self.op]
+
+    def formats(self, config):
+        return {"x": "uint32 fp32", "op": "uint8 bytes", "y": "uint32 fp32"}
+
+
+class SfuKernel(OpKernel):
+    """Unary special function on N fp32 inputs, one lane."""
+
+    name = "sfu"
+    blocks = ("sfu",)
+    default_op = "exp"
+    ops = SFU_OPS
+
+    def add_arguments(self, parser):
+        self.add_op_argument(parser)
+        parser.add_argument("--n", type=int, default=4096, help="inputs (default 4096)")
 
     def shape(self, args, config):
         self.op = args.op
         if not 1 <= args.n <= 10_000_000:
             raise ConfigError("--n", f"must be an integer in 1..10000000, not {args.n}")
         return {"n": args.n}
-
-    def formats(self, config):
-        return {"x": "uint32 fp32", "op": "uint8 bytes", "y": "uint32 fp32"}
 
     def make_inputs(self, rng, config, shape):
         from verif.vector.operands import fp32_random

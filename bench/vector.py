@@ -11,46 +11,29 @@ import numpy as np
 
 from gen.errors import ConfigError, UserError
 
-from .kernel import Kernel
-from .sfu import OpChoice, SfuKernel
+from .sfu import OpKernel, SfuKernel
 
 __all__ = ["VectorKernel", "SfuKernel"]
 
 
-class VectorKernel(Kernel):
+class VectorKernel(OpKernel):
     """Row reductions (or elementwise ops) on R vectors."""
 
     name = "vector"
     blocks = ("vector",)
-    testbench = "verif.vector.tb_vector"
-    testcase = "bench"
-    input_keys = ("x",)
     default_op = "rowsum"
     ops = ("rowsum", "rowmax", "cumsum", "exp", "exp2", "recip", "softplus", "silu", "sigmoid",
            "bf16")
 
-    def __init__(self):
-        self.op = self.default_op
-
     def add_arguments(self, parser):
-        self.op = self.default_op
-        parser.add_argument("--op", choices=self.ops, default=self.default_op,
-                            action=OpChoice, kernel=self,
-                            help=f"operation (default {self.default_op})")
+        self.add_op_argument(parser)
         parser.add_argument("--rows", type=int, default=1024, help="vectors (default 1024)")
-
-    def _code(self):
-        from golden.numerics import VECTOR_OPS
-        return VECTOR_OPS[self.op]
 
     def shape(self, args, config):
         self.op = args.op
         if not 1 <= args.rows <= 1_000_000:
             raise ConfigError("--rows", f"must be an integer in 1..1000000, not {args.rows}")
         return {"rows": args.rows, "width": config.width}
-
-    def formats(self, config):
-        return {"x": "uint32 fp32", "op": "uint8 bytes", "y": "uint32 fp32"}
 
     def make_inputs(self, rng, config, shape):
         rows, width = shape["rows"], shape["width"]

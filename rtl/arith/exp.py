@@ -1,12 +1,11 @@
 """exp2 and exp: fixed-point range reduction and a piecewise polynomial (DESIGN.md 4a, 5)."""
 
 from amaranth.hdl import Cat, Const, Module, Mux
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import numerics
 
-from .fixed import Steps, keep, piecewise_poly, round_pack, unpack_fp32
+from .fixed import SpecialFunctionUnit, Steps, keep, piecewise_poly, round_pack, unpack_fp32
 from .fp32 import FP32_CANONICAL_NAN, pack_float
 
 __all__ = ["Fp32Exp", "exp_core"]
@@ -49,7 +48,7 @@ def exp_core(steps, x, natural, params, carry):
     return {"n": c["exp_n"], "p": p[:32], "big": c["exp_big"]}, keep(c, *carry)
 
 
-class Fp32Exp(wiring.Component):
+class Fp32Exp(SpecialFunctionUnit):
     """``o = 2^x`` (``natural = 0``) or ``e^x`` (``natural = 1``) on fp32; one result per cycle.
 
     Numerics: t = x or x log2(e) in fixed point (log2 e with 40 fraction bits, t with 32; the
@@ -81,10 +80,6 @@ class Fp32Exp(wiring.Component):
     a: In(32)
     natural: In(1)
     o: Out(32)
-
-    def __init__(self, params=None):
-        self._params = numerics.SfuParams.of(params)
-        super().__init__()
 
     @property
     def latency(self):

@@ -14,13 +14,14 @@ Their bit-exact numpy models are :func:`golden.numerics.round_pack` and the priv
 """
 
 from amaranth.hdl import Array, Cat, Const, Mux, Value, signed
+from amaranth.lib import wiring
 
 from golden import numerics
 
 from .fp32 import count_leading_zeros, fp32_fields, is_inf, is_nan, is_zero, pack_float
 from .pipeline import stage_boundary
 
-__all__ = ["Steps", "keep", "as_signed", "unpack_fp32", "round_pack", "piecewise_poly"]
+__all__ = ["SpecialFunctionUnit", "Steps", "keep", "as_signed", "unpack_fp32", "round_pack", "piecewise_poly"]
 
 
 class Steps:
@@ -151,3 +152,13 @@ def piecewise_poly(steps, table, table_bits, u, input_bits, carry):
             "poly_acc": (shifted + coefficient(s["poly_index"], k))[:width].as_signed(),
         }, register=True)
     return s["poly_acc"], {key: s[key] for key in carry}
+
+
+class SpecialFunctionUnit(wiring.Component):
+    """Base of the special-function units (exp, reciprocal, sigmoid/silu, softplus): holds
+    their approximation parameters, ``params`` (:class:`golden.numerics.SfuParams` or a config
+    with the same fields; defaults when ``None``)."""
+
+    def __init__(self, params=None):
+        self._params = numerics.SfuParams.of(params)
+        super().__init__()

@@ -1,12 +1,11 @@
 """Reciprocal: seed table + Newton-Raphson in fixed point (DESIGN.md 4a)."""
 
 from amaranth.hdl import Const, Module, Mux
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import numerics
 
-from .fixed import Steps, keep, piecewise_poly, round_pack, unpack_fp32
+from .fixed import SpecialFunctionUnit, Steps, keep, piecewise_poly, round_pack, unpack_fp32
 from .fp32 import FP32_CANONICAL_NAN, pack_float
 
 __all__ = ["Fp32Reciprocal", "recip_core", "recip_core_latency"]
@@ -40,7 +39,7 @@ def recip_core(steps, mantissa, fraction_bits, params, carry):
     return s["recip_y"], keep(s, *carry)
 
 
-class Fp32Reciprocal(wiring.Component):
+class Fp32Reciprocal(SpecialFunctionUnit):
     """``o = 1 / a`` on fp32; one result per cycle.
 
     Numerics: seed of 1/m (m the significand in [1, 2)) from a piecewise polynomial indexed by
@@ -65,10 +64,6 @@ class Fp32Reciprocal(wiring.Component):
     en: In(1)
     a: In(32)
     o: Out(32)
-
-    def __init__(self, params=None):
-        self._params = numerics.SfuParams.of(params)
-        super().__init__()
 
     @property
     def latency(self):

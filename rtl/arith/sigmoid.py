@@ -1,20 +1,19 @@
 """sigmoid and silu from the exp and reciprocal datapaths (DESIGN.md 4a, 5)."""
 
 from amaranth.hdl import Const, Module, Mux
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import numerics
 
 from .exp import exp_core
-from .fixed import Steps, keep, round_pack, unpack_fp32
+from .fixed import SpecialFunctionUnit, Steps, keep, round_pack, unpack_fp32
 from .fp32 import FP32_CANONICAL_NAN, pack_float
 from .reciprocal import recip_core, recip_core_latency
 
 __all__ = ["Fp32Sigmoid"]
 
 
-class Fp32Sigmoid(wiring.Component):
+class Fp32Sigmoid(SpecialFunctionUnit):
     """``o = sigmoid(a)`` (``silu = 0``) or ``a * sigmoid(a)`` (``silu = 1``); one per cycle.
 
     Numerics: e = exp(-|x|) from the exp datapath, kept unrounded as p * 2^(n - 30); 1 + e in
@@ -46,10 +45,6 @@ class Fp32Sigmoid(wiring.Component):
     a: In(32)
     silu: In(1)
     o: Out(32)
-
-    def __init__(self, params=None):
-        self._params = numerics.SfuParams.of(params)
-        super().__init__()
 
     @property
     def latency(self):

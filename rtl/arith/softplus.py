@@ -1,13 +1,12 @@
 """softplus with its log1p, from the exp datapath (DESIGN.md 4a, 5)."""
 
 from amaranth.hdl import Cat, Const, Module, Mux
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import numerics
 
 from .exp import exp_core
-from .fixed import Steps, keep, piecewise_poly, round_pack, unpack_fp32
+from .fixed import SpecialFunctionUnit, Steps, keep, piecewise_poly, round_pack, unpack_fp32
 from .fp32 import FP32_CANONICAL_NAN
 
 __all__ = ["Fp32Softplus", "log1p_core"]
@@ -28,7 +27,7 @@ def log1p_core(steps, p, n, params, carry):
     return s["log1p"], s["log_n"], keep(s, *carry)
 
 
-class Fp32Softplus(wiring.Component):
+class Fp32Softplus(SpecialFunctionUnit):
     """``o = softplus(a)`` as Mamba uses it: x for x > 20, else max(x, 0) + log1p(exp(-|x|)).
 
     Numerics: e = exp(-|x|) unrounded from the exp datapath; log1p(e) = e h(e) with
@@ -54,10 +53,6 @@ class Fp32Softplus(wiring.Component):
     en: In(1)
     a: In(32)
     o: Out(32)
-
-    def __init__(self, params=None):
-        self._params = numerics.SfuParams.of(params)
-        super().__init__()
 
     @property
     def latency(self):
