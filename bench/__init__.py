@@ -21,9 +21,11 @@ A kernel is a :class:`Kernel` subclass registered in :data:`KERNELS`.
 
 from .kernel import Kernel, run_bench
 from .mac import MacKernel
+from .gemm import GemmKernel
 from .kvcodec import KvCodecKernel
 from .vector import SfuKernel, VectorKernel
 
-KERNELS = {kernel.name: kernel for kernel in (MacKernel(), SfuKernel(), VectorKernel(), KvCodecKernel())}
+KERNELS = {kernel.name: kernel for kernel in (MacKernel(), GemmKernel(), SfuKernel(), VectorKernel(),
+                                              KvCodecKernel())}
 
 __all__ = ["KERNELS", "Kernel", "run_bench"]

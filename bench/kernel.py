@@ -81,6 +81,10 @@ class Kernel:
         """Kernel-specific figures for the JSON object (default none)."""
         return {}
 
+    def environment(self):
+        """Extra environment variables for the bench test (default none)."""
+        return {}
+
 
 def _alias_overrides(kernel, args):
     overrides = list(args.overrides)
@@ -170,7 +174,7 @@ def _simulate(kernel, design, sim, inputs, seed):
         np.savez(in_path, **inputs)
         try:
             runner.run(sim_build, kernel.testbench, testcase=kernel.testcase, seed=seed,
-                       env={"HYBRIDGEN_BENCH_INPUTS": str(in_path),
+                       env={**kernel.environment(), "HYBRIDGEN_BENCH_INPUTS": str(in_path),
                             "HYBRIDGEN_BENCH_OUTPUTS": str(out_path)},
                        name=f"bench-{kernel.name}")
         except runner.SimulationFailed as err:

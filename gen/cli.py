@@ -78,7 +78,8 @@ def cmd_generate(args):
     paths = write_design(design, args.output)
     lines = design.verilog.count("\n")
     print(f"{paths[0]}  ({lines} lines, {len(design.sidecar['modules'])} modules)")
-    print(f"{paths[1]}")
+    for path in paths[1:]:
+        print(f"{path}")
 
 
 def cmd_synth(args):

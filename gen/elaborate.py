@@ -21,6 +21,7 @@ from amaranth.lib import data, wiring
 from .errors import UserError
 from .hierarchy import ModuleLibrary, convert, module_names
 from .presets import resolve
+from .regmap import c_header
 
 __all__ = ["Design", "generate", "design_from_component", "write_design", "describe_ports", "default_top_name"]
 
@@ -45,6 +46,7 @@ class Design:
     verilog: str
     sidecar: dict
     config: object = field(repr=False)
+    extra_files: dict = field(default_factory=dict, repr=False)
 
     @property
     def digest(self):
@@ -149,7 +151,14 @@ def generate(preset_name, overrides=(), top=None):
     library = ModuleLibrary(top)
     component = config.build(library)
     info = {"preset": preset.name, "block": preset.block, "overrides": list(overrides)}
-    return design_from_component(component, top, library=library, config=config, info=info)
+    design = design_from_component(component, top, library=library, config=config, info=info)
+    if hasattr(config, "register_maps"):
+        # host interfaces of the block as 32-bit word maps: <top>_regs.json and <top>_regs.h
+        maps = config.register_maps()
+        design.sidecar["register_maps"] = maps
+        design.extra_files = {"_regs.json": json.dumps({"top": top, **maps}, indent=2) + "\n",
+                              "_regs.h": c_header(top, maps)}
+    return design
 
 
 def _atomic_write(path, text):
@@ -160,15 +169,19 @@ def _atomic_write(path, text):
 
 
 def write_design(design, out_dir):
-    """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json``; returns their paths.
+    """Write ``out_dir/<top>.v``, ``out_dir/<top>.json`` and the design's extra files
+    (``<top><suffix>``, e.g. the register map); returns their paths.
 
-    Both files are written to temporary names first and renamed at the end, so an error leaves
+    All files are written to temporary names first and renamed at the end, so an error leaves
     no partial output.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = [out_dir / f"{design.top}.v", out_dir / f"{design.top}.json"]
     texts = [design.verilog, json.dumps(design.sidecar, indent=2) + "\n"]
+    for suffix, text in design.extra_files.items():
+        targets.append(out_dir / f"{design.top}{suffix}")
+        texts.append(text)
     temps = []
     try:
         for target, text in zip(targets, texts):

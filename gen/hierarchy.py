@@ -18,7 +18,9 @@ from amaranth.lib import wiring
 
 __all__ = ["ModuleLibrary", "convert", "module_names"]
 
-_MODULE_RE = re.compile(r"^module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*\(([^)]*)\)", re.M)
+# `module name [#(parameters)] (ports)`; a parameter list has no nested parentheses.
+_MODULE_RE = re.compile(
+    r"^module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s*(?:#\s*\([^()]*\)\s*)?\(([^)]*)\)", re.M)
 
 
 def convert(component, name):

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -40,7 +41,20 @@ TIMESCALE = ("1ns", "1ps")
 # ports, so only depth 1 stays public: the same design builds in 140 s.
 VERILATOR_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--no-public-flat-rw",
                    "--public-depth", "1")
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
+
+# Yosys' Verilog wakes every `always @*` block at time zero by initializing a dummy register in
+# its declaration (`reg \$auto...  = 0;`). Under Icarus' -g2012 semantics a declaration
+# initializer is not an event, so a block whose inputs never change until much later (a state
+# machine's outputs in its reset state) stays X. Toggling the register in an `initial #0`
+# (after every process has started waiting) restores the wake-up. Simulation builds only.
+_WAKE_RE = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S+)\s+= 0;$", re.M)
+
+
+def icarus_source(verilog_text):
+    """``verilog_text`` with every Yosys wake-up register toggled at time zero (see above)."""
+    return _WAKE_RE.sub(lambda m: f"{m.group(0)}\n{m.group(1)}initial #0 {m.group(2)} = 1'b1;",
+                        verilog_text)
 
 
 class SimulationFailed(AssertionError):
@@ -156,7 +170,7 @@ def build(design, sim, *, waves=None):
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
         source = directory / f"{design.top}.v"
-        source.write_text(design.verilog)
+        source.write_text(icarus_source(design.verilog) if sim == "icarus" else design.verilog)
         sidecar_path.write_text(json.dumps(design.sidecar, indent=2))
         _progress(f"building {design.top} for {sim} ...")
         log = directory / "build.log"

@@ -7,9 +7,11 @@ times. To add a block: write its configuration module here and list the class be
 """
 
 from .mac import MacConfig
+from .systolic import SystolicConfig
 from .kv import KvConfig
 from .vector import SfuConfig, VectorConfig
 
-BLOCKS = {cls.block: cls for cls in (MacConfig, SfuConfig, VectorConfig, KvConfig)}
+BLOCKS = {cls.block: cls for cls in (MacConfig, SystolicConfig, SfuConfig, VectorConfig,
+                                            KvConfig)}
 
 __all__ = ["BLOCKS"]

@@ -1,0 +1,104 @@
+"""Configuration of the systolic GEMM engine (the prefill chiplet's compute, ``rtl/systolic``)."""
+
+from dataclasses import dataclass
+
+from ..config import Config, param
+from ..errors import ConfigError
+
+__all__ = ["SystolicConfig"]
+
+
+@dataclass(frozen=True)
+class SystolicConfig(Config):
+    """A ``rows`` x ``cols`` weight-stationary systolic array with double-buffered weights,
+    banked scratchpad and accumulator memories, an AXI4 DMA and a controller that runs whole
+    GEMMs from a descriptor (:class:`rtl.systolic.engine.GemmEngine`).
+
+    ``dataflow``: only ``"ws"`` (weight-stationary) is implemented; the output-stationary
+    dataflow (``"os"``, and ``"both"`` chosen at run time) is not yet (docs/systolic.md).
+    """
+
+    block = "systolic"
+    derived = ("element_bytes", "peak_macs_per_cycle", "array_latency", "min_slot",
+               "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes", "max_k",
+               "descriptor_words")
+
+    rows: int = param(16, doc="PE rows (the K extent of a weight tile)", min=2, max=512)
+    cols: int = param(16, doc="PE columns (the N extent of a weight tile)", min=2, max=512)
+    dataflow: str = param("ws", doc="dataflow: weight-stationary", choices=("ws",))
+    dtype: str = param("int8", doc="operands (int8 -> int32, bf16 -> fp32 accumulation)",
+                       choices=("int8", "bf16"))
+    adder_latency: int = param(3, doc="fp32 adder pipeline stages (bf16 PEs and accumulator)",
+                               min=1, max=5)
+    bus_bits: int = param(512, doc="AXI data width in bits", min=32, max=1024,
+                          power_of_two=True)
+    addr_bits: int = param(32, doc="AXI address width", min=16, max=48)
+    outstanding: int = param(8, doc="AXI bursts in flight per direction", min=1, max=64)
+    acc_rows: int = param(256, doc="rows of C per accumulator bank (M block), two banks",
+                          min=8, max=16384)
+    spad_rows: int = param(2048, doc="scratchpad bank depth in chunks of `rows` A values "
+                           "(M block x ceil(K/rows)), two banks", min=8, max=65535)
+
+    def check(self):
+        if self.bus_bits // 8 > 4096:
+            raise ConfigError("bus_bits", f"must be <= 32768, not {self.bus_bits}")
+
+    @property
+    def element_bytes(self):
+        return 1 if self.dtype == "int8" else 2
+
+    @property
+    def peak_macs_per_cycle(self):
+        return self.rows * self.cols
+
+    def geometry(self):
+        from rtl.systolic.core import CoreGeometry
+        from rtl.systolic.engine import GemmEngine
+        return CoreGeometry(self.rows, self.cols, self.dtype, adder_latency=self.adder_latency,
+                            tag_width=GemmEngine._tag_width(self))
+
+    @property
+    def array_latency(self):
+        """Cycles from an A row entering the array to its result row leaving it."""
+        return self.geometry().latency
+
+    @property
+    def min_slot(self):
+        """Cycles a job (one weight tile) occupies the array at least."""
+        return 2 + 1 + (1 if self.dtype == "int8" else self.adder_latency) + 1
+
+    @property
+    def scratchpad_bytes(self):
+        return 2 * self.spad_rows * self.rows * self.element_bytes
+
+    @property
+    def accumulator_bytes(self):
+        return 2 * self.acc_rows * self.cols * 4
+
+    @property
+    def weight_buffer_bytes(self):
+        return 2 * self.rows * self.cols * self.element_bytes
+
+    @property
+    def max_k(self):
+        """Largest K a GEMM may have (the scratchpad must hold one row of A)."""
+        return min(self.spad_rows * self.rows, 65535)
+
+    @property
+    def descriptor_words(self):
+        from rtl.systolic.engine import descriptor_layout
+        return descriptor_layout(self.addr_bits).size // 32
+
+    def register_maps(self):
+        """The host interface: GEMM descriptor (in) and completion record (out), as 32-bit
+        word maps (:mod:`gen.regmap`)."""
+        from gen.regmap import register_map
+        from rtl.systolic.engine import (COUNTERS, COUNTER_DOCS, DESCRIPTOR_DOCS,
+                                         completion_layout, descriptor_layout)
+        return {"descriptor": register_map(descriptor_layout(self.addr_bits), DESCRIPTOR_DOCS),
+                "completion": register_map(completion_layout(), COUNTER_DOCS)}
+
+    def build(self, library):
+        """The top-level component: :class:`rtl.systolic.engine.GemmEngine`."""
+        from rtl.systolic.engine import GemmEngine
+        return GemmEngine(library, self)

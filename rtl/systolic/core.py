@@ -1,0 +1,182 @@
+"""The array core: row skew, the R x C mesh of processing elements, column deskew.
+
+Two implementations of one contract:
+
+* :func:`core_verilog` emits the core as templated Verilog (``generate`` loops around the PE,
+  which Amaranth converts once): generation cost does not grow with R x C (DESIGN.md sections 3
+  and 6: a 128 x 128 array in a few seconds).
+* :class:`SystolicCoreReference` builds the same core in pure Amaranth (one PE instance per
+  cell); the equivalence test (``tests/systolic``) simulates both on random stimulus.
+
+Contract (module ports, all sampled at the rising edge of ``clk``)::
+
+    a_in[R*EW], sel_in[R], v_in, tag_in[TW]   one array row of A per cycle (row r of the
+                                              vector feeds mesh row r), its weight bank and
+                                              valid bit, and a tag carried alongside
+    w_in[C*EW], w_shift, w_bank               weight load: on w_shift every column's bank
+                                              w_bank shifts down one PE, w_in entering row 0
+    psum_out[C*32], v_out, tag_out[TW]        the result row, ``latency`` cycles after its
+                                              A row: psum_out[c] = sum over r of a[r] * W[r][c]
+                                              (accumulated from row 0 down, starting at zero)
+
+Skew: row r is delayed ``r * psum_latency`` cycles before the mesh so that each PE sees its
+``a`` value ``product_delay`` cycles before the partial sum from above; column c is delayed
+``C - 1 - c`` cycles after the mesh so a result row leaves at once.
+``latency = R * psum_latency + C - 1 + product_delay``. Loading a weight tile takes R shifts of
+one bank, rows in the order R-1 first, 0 last. ``v_out`` is cleared by reset; data registers
+are not (they carry no state that outlives a row).
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rtl.arith.pipeline import pipeline_delay
+
+from .pe import ACC_WIDTH, ELEMENT_WIDTH, ProcessingElement, pe_timing
+
+__all__ = ["CoreGeometry", "core_verilog", "delay_verilog", "SystolicCoreReference"]
+
+
+class CoreGeometry:
+    """Shape and timing of a core: ``rows`` x ``cols`` PEs of ``dtype``, ``tag_width`` tag bits."""
+
+    def __init__(self, rows, cols, dtype, *, adder_latency=3, tag_width=1):
+        self.rows, self.cols, self.dtype = rows, cols, dtype
+        self.adder_latency, self.tag_width = adder_latency, tag_width
+        self.psum_latency, self.product_delay = pe_timing(dtype, adder_latency)
+        self.element_width = ELEMENT_WIDTH[dtype]
+
+    def make_pe(self):
+        return ProcessingElement(self.dtype, adder_latency=self.adder_latency)
+
+    @property
+    def latency(self):
+        """Cycles from an A row at the core's inputs to its result row at ``psum_out``."""
+        return self.rows * self.psum_latency + self.cols - 1 + self.product_delay
+
+    def signature(self):
+        R, C, EW = self.rows, self.cols, self.element_width
+        return wiring.Signature({
+            "a_in": In(R * EW), "sel_in": In(R), "v_in": In(1), "tag_in": In(self.tag_width),
+            "w_in": In(C * EW), "w_shift": In(1), "w_bank": In(1),
+            "psum_out": Out(C * ACC_WIDTH), "v_out": Out(1), "tag_out": Out(self.tag_width),
+        })
+
+
+def delay_verilog(name):
+    """A ``W``-bit, ``D``-stage shift register module (``RESET=1``: cleared by ``rst``)."""
+    return f"""module {name} #(parameter W = 1, parameter D = 1, parameter RESET = 0) (
+  input clk, input rst, input [W-1:0] d, output [W-1:0] q);
+  reg [W-1:0] sr [0:D-1];
+  integer i;
+  initial for (i = 0; i < D; i = i + 1) sr[i] = {{W{{1'b0}}}};
+  always @(posedge clk) begin
+    if (RESET && rst) begin
+      for (i = 0; i < D; i = i + 1) sr[i] <= {{W{{1'b0}}}};
+    end else begin
+      sr[0] <= d;
+      for (i = 1; i < D; i = i + 1) sr[i] <= sr[i-1];
+    end
+  end
+  assign q = sr[D-1];
+endmodule
+"""
+
+
+def core_verilog(name, geometry, pe_name, delay_name):
+    """Verilog of core module ``name`` (see the module docstring) around PE module ``pe_name``."""
+    g = geometry
+    R, C, EW, L, TW = g.rows, g.cols, g.element_width, g.psum_latency, g.tag_width
+    A = ACC_WIDTH
+    return f"""module {name} (
+  input clk, input rst,
+  input [{R * EW - 1}:0] a_in, input [{R - 1}:0] sel_in, input v_in, input [{TW - 1}:0] tag_in,
+  input [{C * EW - 1}:0] w_in, input w_shift, input w_bank,
+  output [{C * A - 1}:0] psum_out, output v_out, output [{TW - 1}:0] tag_out);
+  // {R} x {C} {g.dtype} PEs; psum latency {L} per row; latency {g.latency}
+  wire [{R * (C + 1) * EW - 1}:0] ah;   // a entering column c of row r: index r*{C + 1}+c
+  wire [{R * (C + 1) - 1}:0] sh;
+  wire [{(R + 1) * C * EW - 1}:0] wv;   // weight entering row r of column c: index r*{C}+c
+  wire [{(R + 1) * C * A - 1}:0] pv;    // partial sum entering row r of column c
+  genvar r, c;
+  generate
+    for (r = 0; r < {R}; r = r + 1) begin : row
+      if (r == 0) begin : direct
+        assign ah[{EW - 1}:0] = a_in[{EW - 1}:0];
+        assign sh[0] = sel_in[0];
+      end else begin : skew
+        {delay_name} #(.W({EW + 1}), .D(r * {L})) d (.clk(clk), .rst(rst),
+          .d({{sel_in[r], a_in[r*{EW} +: {EW}]}}),
+          .q({{sh[r*{C + 1}], ah[r*{(C + 1) * EW} +: {EW}]}}));
+      end
+    end
+    for (c = 0; c < {C}; c = c + 1) begin : col
+      assign wv[c*{EW} +: {EW}] = w_in[c*{EW} +: {EW}];
+      assign pv[c*{A} +: {A}] = {A}'d0;
+      if (c == {C - 1}) begin : direct
+        assign psum_out[c*{A} +: {A}] = pv[({R * C}+c)*{A} +: {A}];
+      end else begin : deskew
+        {delay_name} #(.W({A}), .D({C - 1} - c)) d (.clk(clk), .rst(rst),
+          .d(pv[({R * C}+c)*{A} +: {A}]), .q(psum_out[c*{A} +: {A}]));
+      end
+    end
+    for (r = 0; r < {R}; r = r + 1) begin : mr
+      for (c = 0; c < {C}; c = c + 1) begin : mc
+        {pe_name} pe (.clk(clk), .rst(rst),
+          .a_in(ah[(r*{C + 1}+c)*{EW} +: {EW}]), .sel_in(sh[r*{C + 1}+c]),
+          .a_out(ah[(r*{C + 1}+c+1)*{EW} +: {EW}]), .sel_out(sh[r*{C + 1}+c+1]),
+          .w_in(wv[(r*{C}+c)*{EW} +: {EW}]), .w_shift(w_shift), .w_bank(w_bank),
+          .w_out(wv[((r+1)*{C}+c)*{EW} +: {EW}]),
+          .psum_in(pv[(r*{C}+c)*{A} +: {A}]), .psum_out(pv[((r+1)*{C}+c)*{A} +: {A}]));
+      end
+    end
+  endgenerate
+  {delay_name} #(.W(1), .D({g.latency}), .RESET(1)) valid_delay (.clk(clk), .rst(rst),
+    .d(v_in), .q(v_out));
+  {delay_name} #(.W({TW}), .D({g.latency})) tag_delay (.clk(clk), .rst(rst),
+    .d(tag_in), .q(tag_out));
+endmodule
+"""
+
+
+class SystolicCoreReference(wiring.Component):
+    """The core of :func:`core_verilog` in pure Amaranth (for the equivalence test only).
+
+    One PE submodule per cell: fine for small arrays, far too slow to convert for large ones.
+    """
+
+    def __init__(self, geometry):
+        self.geometry = geometry
+        super().__init__(geometry.signature())
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self.geometry
+        R, C, EW, L = g.rows, g.cols, g.element_width, g.psum_latency
+        one = 1
+        a_rows, sel_rows = [], []
+        for r in range(R):
+            a = pipeline_delay(m, one, self.a_in[r * EW:(r + 1) * EW], r * L, name=f"skew_a{r}")
+            s = pipeline_delay(m, one, self.sel_in[r], r * L, name=f"skew_s{r}")
+            a_rows.append(a)
+            sel_rows.append(s)
+        weights = [self.w_in[c * EW:(c + 1) * EW] for c in range(C)]
+        psums = [0] * C
+        for r in range(R):
+            a, sel = a_rows[r], sel_rows[r]
+            for c in range(C):
+                pe = g.make_pe()
+                m.submodules[f"pe_{r}_{c}"] = pe
+                m.d.comb += [pe.a_in.eq(a), pe.sel_in.eq(sel), pe.w_in.eq(weights[c]),
+                             pe.w_shift.eq(self.w_shift), pe.w_bank.eq(self.w_bank),
+                             pe.psum_in.eq(psums[c])]
+                a, sel, weights[c], psums[c] = pe.a_out, pe.sel_out, pe.w_out, pe.psum_out
+        for c in range(C):
+            out = pipeline_delay(m, one, psums[c], C - 1 - c, name=f"deskew{c}")
+            m.d.comb += self.psum_out[c * ACC_WIDTH:(c + 1) * ACC_WIDTH].eq(out)
+        m.d.comb += [
+            self.v_out.eq(pipeline_delay(m, one, self.v_in, g.latency, name="valid")),
+            self.tag_out.eq(pipeline_delay(m, one, self.tag_in, g.latency, name="tag")),
+        ]
+        return m

@@ -1,0 +1,623 @@
+"""The GEMM engine: ``C = A @ B`` from off-package memory, on a weight-stationary array.
+
+Host interface: a descriptor stream ``desc`` (one GEMM per beat, :data:`descriptor_layout`) and
+a completion stream ``done`` (one beat per GEMM: performance counters and an error code,
+:data:`completion_layout`). Memory: one AXI4 master port ``m_axi`` (:mod:`.axi`, :mod:`.dma`).
+
+Operands in memory, row-major with byte row strides: A is M x K at ``a_addr`` (row stride
+``lda``), B is K x N at ``b_addr`` (``ldb``), C is M x N at ``c_addr`` (``ldc``); elements int8
+or bf16 (A, B) and int32 or fp32 (C). Any M, K, N >= 1; edges are padded in hardware (zeros in
+A and B, results outside C never written).
+
+Schedule (R x C array; R is the K extent of a tile, C the N extent)::
+
+    for each M block of mb = min(acc_rows, spad_rows // ceil(K / R)) rows:
+        for each N tile (C columns):
+            for each K tile t (R rows of B):        # one *job*
+                weights B[tR:(t+1)R, n0:n0+C] -> weight bank (t parity)
+                stream the block's A rows (R values of K tile t each) through the array
+                accumulate-on-write into accumulator bank (N tile parity)
+            write the N tile's mb x C results back to C
+
+Overlap: the A rows of the next M block load into the other scratchpad bank while the current
+block computes; the next job's weights load into the other weight bank while the current job
+streams (double-buffered weights hide the R-cycle preload); the finished N tile is written back
+from one accumulator bank while the next N tile accumulates into the other. A job shorter than
+``min_slot`` cycles is padded with bubbles (the accumulator's read-modify-write must finish
+before the next job touches the same row).
+
+Accumulation order (bf16): see :mod:`golden.gemm` - column sums from row 0 down in the array
+per K tile, then ``fp32_add`` of the tiles in K order on write.
+
+Performance counters (per GEMM, in the completion beat): ``cycles`` (descriptor accepted to
+last write response), ``busy_cycles`` (cycles an A row entered the array), bytes read and
+written (row data), and every other cycle classified by what the A stream waited for:
+``stall_setup`` (before the first row: address setup, first loads), ``stall_weights``,
+``stall_a`` (A rows not yet in the scratchpad), ``stall_acc`` (accumulator bank not yet
+written back), ``stall_slot`` (padding of short jobs), ``stall_drain`` (after the last row:
+array latency and write-back). They sum to ``cycles``.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from rtl.arith.fp32 import Fp32Add
+
+from .array import SystolicArray
+from .axi import axi_signature
+from .core import CoreGeometry
+from .dma import ReadDma, WriteDma
+from .pe import ACC_WIDTH
+
+__all__ = ["GemmEngine", "descriptor_layout", "completion_layout", "ERRORS", "DIM_BITS"]
+
+#: Width of M, K and N in a descriptor.
+DIM_BITS = 16
+DTYPE_CODES = {"int8": 0, "bf16": 1}
+#: Error codes of the completion beat (bit flags).
+ERRORS = {"dtype": 1, "shape": 2, "k_too_large": 4}
+COUNTERS = ("cycles", "busy_cycles", "read_bytes", "write_bytes", "stall_setup",
+            "stall_weights", "stall_a", "stall_acc", "stall_slot", "stall_drain")
+
+
+DESCRIPTOR_DOCS = {
+    "m": "rows of A and C (1..65535)", "k": "columns of A, rows of B", "n": "columns of B and C",
+    "dtype": "0 int8 (C int32), 1 bf16 (C fp32); must match the configured dtype",
+    "a_addr": "byte address of A[0][0]", "b_addr": "byte address of B[0][0]",
+    "c_addr": "byte address of C[0][0]", "lda": "bytes from A[i][0] to A[i+1][0]",
+    "ldb": "bytes from B[i][0] to B[i+1][0]", "ldc": "bytes from C[i][0] to C[i+1][0]",
+}
+COUNTER_DOCS = {
+    "cycles": "descriptor accepted to last write response",
+    "busy_cycles": "cycles an A row entered the array",
+    "read_bytes": "row bytes read (A and B)", "write_bytes": "bytes of C written",
+    "stall_setup": "cycles before the first A row", "stall_weights": "waiting for weights",
+    "stall_a": "waiting for A rows in the scratchpad",
+    "stall_acc": "waiting for an accumulator bank to be written back",
+    "stall_slot": "bubbles after jobs shorter than min_slot",
+    "stall_drain": "after the last A row: array drain and write-back",
+    "error": "0 ok; 1 dtype mismatch, 2 zero dimension, 4 K too large for the scratchpad",
+}
+
+
+def descriptor_layout(addr_bits):
+    """One GEMM: shape, dtype code (0 int8, 1 bf16), base addresses and row strides (bytes)."""
+    return data.StructLayout({
+        "m": DIM_BITS, "k": DIM_BITS, "n": DIM_BITS, "dtype": DIM_BITS,
+        "a_addr": addr_bits, "b_addr": addr_bits, "c_addr": addr_bits,
+        "lda": addr_bits, "ldb": addr_bits, "ldc": addr_bits,
+    })
+
+
+def completion_layout():
+    """Counters (32 bits each, :data:`COUNTERS` order) and the error flags (:data:`ERRORS`)."""
+    return data.StructLayout({**{name: 32 for name in COUNTERS}, "error": 32})
+
+
+def _min(a, b):
+    return Mux(a < b, a, b)
+
+
+class _Cursor:
+    """Position in the job sequence (M block -> N tile -> K tile), one per agent.
+
+    ``rows`` (rows of the current M block), ``nvalid`` (columns of the N tile), ``kvalid``
+    (rows of the K tile) and the ``last_*`` flags are combinational; :meth:`advance_job`
+    returns the statements that move to the next job.
+    """
+
+    def __init__(self, name, dims, geometry):
+        self.m_left = Signal(DIM_BITS + 1, name=f"{name}_m_left")
+        self.n_left = Signal(DIM_BITS + 1, name=f"{name}_n_left")
+        self.k_left = Signal(DIM_BITS + 1, name=f"{name}_k_left")
+        self.parity = Signal(name=f"{name}_parity")        # job parity (weight bank)
+        self.n_parity = Signal(name=f"{name}_n_parity")    # N tile parity (accumulator bank)
+        self.m_parity = Signal(name=f"{name}_m_parity")    # M block parity (scratchpad bank)
+        self.done = Signal(name=f"{name}_done")
+        self._dims, self._g = dims, geometry
+        R, C = geometry.rows, geometry.cols
+        self.rows = _min(self.m_left, dims["mb"])
+        self.nvalid = _min(self.n_left, C)
+        self.kvalid = _min(self.k_left, R)
+        self.last_k = self.k_left <= R
+        self.last_n = self.n_left <= C
+        self.last_m = self.m_left <= dims["mb"]
+        self.first_k = self.k_left == dims["k"]
+
+    def reset(self):
+        d = self._dims
+        return [self.m_left.eq(d["m"]), self.n_left.eq(d["n"]), self.k_left.eq(d["k"]),
+                self.parity.eq(0), self.n_parity.eq(0), self.m_parity.eq(0), self.done.eq(0)]
+
+    def step(self, m):
+        """Move to the next job (under the caller's ``m.If``): next K tile; after the last,
+        the next N tile; after the last, the next M block; after the last, ``done``."""
+        R, C, d = self._g.rows, self._g.cols, self._dims
+        m.d.sync += self.parity.eq(~self.parity)
+        with m.If(~self.last_k):
+            m.d.sync += self.k_left.eq(self.k_left - R)
+        with m.Else():
+            m.d.sync += [self.k_left.eq(d["k"]), self.n_parity.eq(~self.n_parity)]
+            with m.If(~self.last_n):
+                m.d.sync += self.n_left.eq(self.n_left - C)
+            with m.Else():
+                m.d.sync += [self.n_left.eq(d["n"]), self.m_parity.eq(~self.m_parity)]
+                with m.If(~self.last_m):
+                    m.d.sync += self.m_left.eq(self.m_left - d["mb"])
+                with m.Else():
+                    m.d.sync += self.done.eq(1)
+
+
+class GemmEngine(wiring.Component):
+    """See the module docstring. Built from a :class:`gen.blocks.systolic.SystolicConfig`."""
+
+    def __init__(self, library, config):
+        self.config = config
+        self._library = library
+        self.geometry = CoreGeometry(config.rows, config.cols, config.dtype,
+                                     adder_latency=config.adder_latency,
+                                     tag_width=self._tag_width(config))
+        super().__init__({
+            "desc": In(stream.Signature(descriptor_layout(config.addr_bits))),
+            "done": Out(stream.Signature(completion_layout())),
+            "m_axi": Out(axi_signature(config.addr_bits, config.bus_bits)),
+        })
+
+    @staticmethod
+    def _tag_width(config):
+        return (config.acc_rows - 1).bit_length() + 4  # row, bank, first, last, end
+
+    @property
+    def rmw_latency(self):
+        """Accumulator read-modify-write: read (1) + add + write register."""
+        return 1 + (1 if self.config.dtype == "int8" else self.config.adder_latency) + 1
+
+    @property
+    def min_slot(self):
+        """Cycles a job occupies the A stream at least (bubbles added to shorter ones)."""
+        return self.rmw_latency + 2
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, g = self.config, self.geometry
+        R, C, es = cfg.rows, cfg.cols, cfg.element_bytes
+        EW = g.element_width
+        bus = cfg.bus_bits // 8
+        acc_rows, spad_rows = cfg.acc_rows, cfg.spad_rows
+        row_bits = (acc_rows - 1).bit_length() or 1
+
+        m.submodules.array = array = SystolicArray(self._library, g)
+        m.submodules.reader = reader = ReadDma(addr_bits=cfg.addr_bits, bus_bytes=bus,
+                                               chunk_bytes=(R * es, C * es),
+                                               outstanding=cfg.outstanding)
+        m.submodules.writer = writer = WriteDma(addr_bits=cfg.addr_bits, bus_bytes=bus,
+                                                row_bytes=C * 4, outstanding=cfg.outstanding)
+        for name, member in self.m_axi.signature.members.items():
+            port = getattr(self.m_axi, name)
+            side = reader.axi if name.startswith(("ar", "r")) else writer.axi
+            if member.flow == Out:
+                m.d.comb += port.eq(getattr(side, name))
+            else:
+                m.d.comb += getattr(side, name).eq(port)
+
+        # -- descriptor, setup and the top-level state -------------------------------------
+        d = Signal(descriptor_layout(cfg.addr_bits))
+        kt = Signal(DIM_BITS + 1)
+        mb = Signal(range(acc_rows + 1))
+        error = Signal(32)
+        running = Signal()
+        counters = {name: Signal(32, name=f"count_{name}") for name in COUNTERS}
+        dims = {"m": d.m, "n": d.n, "k": d.k, "mb": mb}
+        # restoring divider, used for ceil(K / R) then spad_rows // kt
+        num, den, quo = Signal(DIM_BITS + 2), Signal(DIM_BITS + 2), Signal(DIM_BITS + 2)
+        rem = Signal(DIM_BITS + 3)
+        step = Signal(range(DIM_BITS + 3))
+        writer_done = Signal()
+        finishing = Signal()  # every result written and acknowledged
+        start = Signal()  # one cycle: reset every agent's cursor
+
+        with m.FSM(name="control"):
+            with m.State("IDLE"):
+                m.d.comb += self.desc.ready.eq(1)
+                with m.If(self.desc.valid):
+                    p = self.desc.payload
+                    m.d.sync += [d.eq(p), error.eq(0), num.eq(p.k + R - 1), den.eq(R),
+                                 quo.eq(0), rem.eq(0), step.eq(DIM_BITS + 2)]
+                    m.d.sync += [c.eq(0) for c in counters.values()]
+                    with m.If((p.m == 0) | (p.k == 0) | (p.n == 0)):
+                        m.d.sync += error.eq(ERRORS["shape"])
+                        m.next = "DONE"
+                    with m.Elif(p.dtype != DTYPE_CODES[cfg.dtype]):
+                        m.d.sync += error.eq(ERRORS["dtype"])
+                        m.next = "DONE"
+                    with m.Else():
+                        m.next = "DIV_KT"
+            for state, then in (("DIV_KT", "DIV_MB"), ("DIV_MB", "CHECK")):
+                with m.State(state):
+                    m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+                    m.d.sync += counters["stall_setup"].eq(counters["stall_setup"] + 1)
+                    trial = Cat(num[-1], rem[:-1])
+                    with m.If(step != 0):
+                        m.d.sync += [step.eq(step - 1), num.eq(num << 1)]
+                        with m.If(trial >= den):
+                            m.d.sync += [rem.eq(trial - den), quo.eq(Cat(1, quo[:-1]))]
+                        with m.Else():
+                            m.d.sync += [rem.eq(trial), quo.eq(Cat(0, quo[:-1]))]
+                    with m.Else():
+                        if state == "DIV_KT":
+                            m.d.sync += [kt.eq(quo), num.eq(spad_rows), den.eq(quo),
+                                         quo.eq(0), rem.eq(0), step.eq(DIM_BITS + 2)]
+                        else:
+                            m.d.sync += mb.eq(_min(quo, acc_rows))
+                        m.next = then
+            with m.State("CHECK"):
+                m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+                m.d.sync += counters["stall_setup"].eq(counters["stall_setup"] + 1)
+                with m.If(mb == 0):
+                    m.d.sync += error.eq(ERRORS["k_too_large"])
+                    m.next = "DONE"
+                with m.Else():
+                    m.d.comb += start.eq(1)
+                    m.d.sync += running.eq(1)
+                    m.next = "RUN"
+            with m.State("RUN"):
+                # the cycle after the last write response is not counted
+                with m.If(finishing):
+                    m.d.sync += running.eq(0)
+                    m.next = "DONE"
+                with m.Else():
+                    m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+            with m.State("DONE"):
+                m.d.comb += self.done.valid.eq(1)
+                with m.If(self.done.ready):
+                    m.next = "IDLE"
+        for name, counter in counters.items():
+            if name == "read_bytes":
+                m.d.comb += self.done.payload.read_bytes.eq(reader.read_bytes)
+            elif name == "write_bytes":
+                m.d.comb += self.done.payload.write_bytes.eq(writer.written_bytes)
+            else:
+                m.d.comb += getattr(self.done.payload, name).eq(counter)
+        m.d.comb += [self.done.payload.error.eq(error), reader.clear.eq(start),
+                     writer.clear.eq(start)]
+
+        # -- shared tokens between the agents ----------------------------------------------
+        spad_free = Signal(2, init=0b11)      # scratchpad bank may take a new M block
+        rows_loaded = [Signal(range(acc_rows + 1), name=f"rows_loaded{i}") for i in range(2)]
+        slot_full = Signal(2)                 # weight buffer slot holds a job's B rows
+        slot_rows = Signal(2 * (DIM_BITS + 1))
+        bank_free = Signal(2, init=0b11)      # weight bank may be overwritten
+        bank_loaded = Signal(2)               # weight bank holds the next job's tile
+        drain = [Signal(range(g.latency + 4), name=f"drain{i}") for i in range(2)]
+        acc_free = Signal(2, init=0b11)       # accumulator bank may take a new N tile
+        acc_done = Signal(2)                  # accumulator bank holds a finished N tile
+        with m.If(start):
+            m.d.sync += [spad_free.eq(0b11), slot_full.eq(0), bank_free.eq(0b11),
+                         bank_loaded.eq(0), acc_free.eq(0b11), acc_done.eq(0),
+                         rows_loaded[0].eq(0), rows_loaded[1].eq(0)]
+
+        # -- memories --------------------------------------------------------------------
+        spads = [Memory(shape=8 * R * es, depth=spad_rows, init=[]) for _ in range(2)]
+        accs = [Memory(shape=C * ACC_WIDTH, depth=acc_rows, init=[]) for _ in range(2)]
+        wb_bits = max(1, (R - 1).bit_length())
+        wbuf = Memory(shape=8 * C * es, depth=2 << wb_bits, init=[])
+        for i in range(2):
+            m.submodules[f"spad{i}"] = spads[i]
+            m.submodules[f"acc{i}"] = accs[i]
+        m.submodules.wbuf = wbuf
+        spad_w = [mem.write_port() for mem in spads]
+        spad_r = [mem.read_port() for mem in spads]
+        acc_w = [mem.write_port() for mem in accs]
+        acc_r = [mem.read_port() for mem in accs]
+        wbuf_w, wbuf_r = wbuf.write_port(), wbuf.read_port()
+
+        # -- agent 1: requests (B rows of upcoming jobs first, else A rows) ----------------
+        fetch_b = _Cursor("fetch_b", dims, g)
+        b_row = Signal(range(R + 1))
+        b_kbase = Signal(cfg.addr_bits)       # address of B row t*R
+        b_noff = Signal(cfg.addr_bits)        # byte offset of column n0
+        b_ptr = Signal(cfg.addr_bits)
+        a_left = Signal(DIM_BITS + 1)         # rows of A not yet requested
+        a_row = Signal(range(acc_rows + 1))   # row within the block
+        a_parity = Signal()
+        a_ptr = Signal(cfg.addr_bits)
+        a_rows = _min(a_left, mb)
+        want_b = running & ~fetch_b.done & ~slot_full.bit_select(fetch_b.parity, 1)
+        b_slot_busy = Signal(2)               # slot claimed by the fetcher, not yet loaded
+        want_b = want_b & ~b_slot_busy.bit_select(fetch_b.parity, 1)
+        want_a = running & (a_left != 0) & ((a_row != 0) | spad_free.bit_select(a_parity, 1))
+        req = reader.req
+        # a request offered and not yet accepted keeps its choice (stream rules)
+        holding, held_b = Signal(), Signal()
+        pick_b = Signal()
+        m.d.comb += pick_b.eq(Mux(holding, held_b, want_b))
+        m.d.sync += [holding.eq(req.valid & ~req.ready & ~start), held_b.eq(pick_b)]
+        with m.If(pick_b):
+            m.d.comb += [req.valid.eq(1), req.payload.addr.eq(Mux(b_row == 0,
+                                                                  b_kbase + b_noff, b_ptr)),
+                         req.payload.nbytes.eq(fetch_b.nvalid * es), req.payload.kind.eq(1)]
+        with m.Elif(want_a):
+            m.d.comb += [req.valid.eq(1), req.payload.addr.eq(a_ptr),
+                         req.payload.nbytes.eq(d.k * es), req.payload.kind.eq(0)]
+        with m.If(start):
+            m.d.sync += fetch_b.reset() + [b_row.eq(0), b_kbase.eq(d.b_addr), b_noff.eq(0),
+                                           a_left.eq(d.m), a_row.eq(0), a_parity.eq(0),
+                                           a_ptr.eq(d.a_addr), b_slot_busy.eq(0)]
+        with m.Elif(req.valid & req.ready):
+            with m.If(pick_b):
+                cur = Mux(b_row == 0, b_kbase + b_noff, b_ptr)
+                m.d.sync += b_ptr.eq(cur + d.ldb)
+                with m.If(b_row == fetch_b.kvalid - 1):
+                    m.d.sync += b_row.eq(0)
+                    m.d.sync += b_slot_busy.bit_select(fetch_b.parity, 1).eq(1)
+                    fetch_b.step(m)
+                    with m.If(~fetch_b.last_k):
+                        m.d.sync += b_kbase.eq(b_kbase + R * d.ldb)
+                    with m.Else():
+                        m.d.sync += b_kbase.eq(d.b_addr)
+                        with m.If(~fetch_b.last_n):
+                            m.d.sync += b_noff.eq(b_noff + C * es)
+                        with m.Else():
+                            m.d.sync += b_noff.eq(0)
+                with m.Else():
+                    m.d.sync += b_row.eq(b_row + 1)
+            with m.Else():
+                m.d.sync += a_ptr.eq(a_ptr + d.lda)
+                with m.If(a_row == 0):
+                    m.d.sync += spad_free.bit_select(a_parity, 1).eq(0)
+                with m.If(a_row == a_rows - 1):
+                    m.d.sync += [a_row.eq(0), a_parity.eq(~a_parity),
+                                 a_left.eq(a_left - a_rows)]
+                with m.Else():
+                    m.d.sync += a_row.eq(a_row + 1)
+
+        # -- agent 2: chunks from the reader into the scratchpad and the weight buffer ------
+        chunk = reader.o
+        m.d.comb += chunk.ready.eq(1)
+        fill_b = _Cursor("fill_b", dims, g)
+        wb_row = Signal(range(R + 1))
+        fill_a_left = Signal(DIM_BITS + 1)
+        fill_a_row = Signal(range(acc_rows + 1))
+        fill_a_addr = Signal(range(spad_rows + 1))
+        fill_a_parity = Signal()
+        fill_a_rows = _min(fill_a_left, mb)
+        with m.If(start):
+            m.d.sync += fill_b.reset() + [wb_row.eq(0), fill_a_left.eq(d.m), fill_a_row.eq(0),
+                                          fill_a_addr.eq(0), fill_a_parity.eq(0)]
+        for i in range(2):
+            m.d.comb += [spad_w[i].addr.eq(fill_a_addr), spad_w[i].data.eq(chunk.payload.data),
+                         spad_w[i].en.eq(chunk.valid & (chunk.payload.kind == 0)
+                                         & (fill_a_parity == i))]
+        m.d.comb += [wbuf_w.addr.eq(Cat(wb_row[:wb_bits], fill_b.parity)),
+                     wbuf_w.data.eq(chunk.payload.data),
+                     wbuf_w.en.eq(chunk.valid & (chunk.payload.kind == 1))]
+        with m.If(chunk.valid & (chunk.payload.kind == 0)):
+            with m.If(chunk.payload.last):
+                for i in range(2):
+                    with m.If(fill_a_parity == i):
+                        m.d.sync += rows_loaded[i].eq(rows_loaded[i] + 1)
+                with m.If(fill_a_row == fill_a_rows - 1):
+                    m.d.sync += [fill_a_row.eq(0), fill_a_addr.eq(0),
+                                 fill_a_parity.eq(~fill_a_parity),
+                                 fill_a_left.eq(fill_a_left - fill_a_rows)]
+                with m.Else():
+                    m.d.sync += [fill_a_row.eq(fill_a_row + 1), fill_a_addr.eq(fill_a_row + 1)]
+            with m.Else():
+                m.d.sync += fill_a_addr.eq(fill_a_addr + mb)
+        with m.If(chunk.valid & (chunk.payload.kind == 1)):
+            with m.If(wb_row == fill_b.kvalid - 1):
+                m.d.sync += [wb_row.eq(0), slot_full.bit_select(fill_b.parity, 1).eq(1)]
+                m.d.sync += slot_rows.word_select(fill_b.parity, DIM_BITS + 1).eq(fill_b.kvalid)
+                fill_b.step(m)
+            with m.Else():
+                m.d.sync += wb_row.eq(wb_row + 1)
+
+        # -- agent 3: weight loader (bank = job parity), rows R-1 .. 0 ------------------------
+        load = _Cursor("load", dims, g)
+        shift = Signal(range(R + 1))
+        loading = Signal()
+        kvalid_l = slot_rows.word_select(load.parity, DIM_BITS + 1)
+        w_valid, w_zero, w_bank, w_final = Signal(), Signal(), Signal(), Signal()
+        with m.If(start):
+            m.d.sync += load.reset() + [shift.eq(0), loading.eq(0)]
+        can_load = (running & ~load.done & bank_free.bit_select(load.parity, 1)
+                    & slot_full.bit_select(load.parity, 1))
+        row_index = R - 1 - shift  # mesh row being loaded
+        m.d.comb += wbuf_r.addr.eq(Cat(row_index[:wb_bits], load.parity))
+        m.d.sync += [w_valid.eq(0), w_final.eq(0)]
+        with m.If(can_load | loading):
+            m.d.sync += [w_valid.eq(1), w_zero.eq(row_index >= kvalid_l), w_bank.eq(load.parity),
+                         shift.eq(shift + 1), loading.eq(1)]
+            with m.If(shift == R - 1):
+                m.d.sync += [shift.eq(0), loading.eq(0), w_final.eq(1)]
+                m.d.sync += bank_free.bit_select(load.parity, 1).eq(0)
+                m.d.sync += slot_full.bit_select(load.parity, 1).eq(0)
+                m.d.sync += b_slot_busy.bit_select(load.parity, 1).eq(0)
+                load.step(m)
+        m.d.comb += [array.w.valid.eq(w_valid), array.w.payload.bank.eq(w_bank),
+                     array.w.payload.data.eq(Mux(w_zero, 0, wbuf_r.data))]
+        with m.If(w_final):
+            m.d.sync += bank_loaded.bit_select(w_bank, 1).eq(1)
+
+        # -- agent 4: the A stream (scratchpad -> array) -------------------------------------
+        feed = _Cursor("feed", dims, g)
+        row = Signal(range(acc_rows + 1))
+        slot = Signal(range(self.min_slot + 1))
+        t_base = Signal(range(spad_rows + 1))
+        ending = Signal()
+        n_claimed = Signal()
+        with m.If(start):
+            m.d.sync += feed.reset() + [row.eq(0), slot.eq(0), t_base.eq(0), ending.eq(0),
+                                        n_claimed.eq(0)]
+        have_bank = bank_loaded.bit_select(feed.parity, 1)
+        have_row = Mux(feed.m_parity, rows_loaded[1] > row, rows_loaded[0] > row)
+        have_acc = n_claimed | acc_free.bit_select(feed.n_parity, 1)
+        in_rows = row < feed.rows
+        issue = running & ~feed.done & in_rows & have_bank & have_row & have_acc
+        for i in range(2):
+            m.d.comb += spad_r[i].addr.eq(t_base + row)
+        a_valid, a_parity_r, a_tag = Signal(), Signal(), Signal(self._tag_width(cfg))
+        tag_layout = data.StructLayout({"row": row_bits, "bank": 1, "first": 1, "last": 1,
+                                        "end": 1})
+        tag = Signal(tag_layout)
+        m.d.comb += [tag.row.eq(row), tag.bank.eq(feed.n_parity), tag.first.eq(feed.first_k),
+                     tag.last.eq(feed.last_k), tag.end.eq(feed.last_k & (row == feed.rows - 1))]
+        m.d.sync += [a_valid.eq(issue), a_parity_r.eq(feed.parity), a_tag.eq(tag.as_value())]
+        spad_parity_r = Signal()
+        m.d.sync += spad_parity_r.eq(feed.m_parity)
+        m.d.comb += [array.a.valid.eq(a_valid), array.a.payload.sel.eq(a_parity_r),
+                     array.a.payload.tag.eq(a_tag),
+                     array.a.payload.data.eq(Mux(spad_parity_r, spad_r[1].data, spad_r[0].data))]
+        with m.If(issue):
+            m.d.sync += row.eq(row + 1)
+            with m.If(~n_claimed):
+                m.d.sync += [n_claimed.eq(1),
+                             acc_free.bit_select(feed.n_parity, 1).eq(0)]
+        # Row i of the next job must enter >= min_slot cycles after row i of this job. Rows
+        # enter at most one per cycle, so it suffices that the next job's first row comes
+        # max(1, min_slot - rows + 1) cycles after this job's last row: a job of at least
+        # min_slot rows ends with its last row, a shorter one after `slot` bubbles.
+        with m.If(issue):
+            m.d.sync += slot.eq(1)
+        with m.Elif(running & ~feed.done & ~in_rows & (slot != self.min_slot)):
+            m.d.sync += slot.eq(slot + 1)
+        last_issue = issue & (row == feed.rows - 1) & (feed.rows >= self.min_slot)
+        job_end = (running & ~feed.done & ~in_rows & (slot + feed.rows >= self.min_slot)) \
+            | last_issue
+        with m.If(job_end):
+            m.d.sync += row.eq(0)
+            m.d.sync += bank_loaded.bit_select(feed.parity, 1).eq(0)
+            # (assign only the register that changes: a no-op assignment to the other one
+            # would override its own update made elsewhere in this cycle)
+            with m.If(~feed.last_k):
+                m.d.sync += t_base.eq(t_base + mb)
+            with m.Else():
+                m.d.sync += [t_base.eq(0), n_claimed.eq(0)]
+                with m.If(feed.last_n):
+                    m.d.sync += spad_free.bit_select(feed.m_parity, 1).eq(1)
+                    for i in range(2):
+                        with m.If(feed.m_parity == i):
+                            m.d.sync += rows_loaded[i].eq(0)
+            feed.step(m)
+        for i in range(2):
+            with m.If(job_end & (feed.parity == i)):
+                m.d.sync += drain[i].eq(g.latency + 3)
+            with m.Elif(drain[i] != 0):
+                m.d.sync += drain[i].eq(drain[i] - 1)
+                with m.If(drain[i] == 1):
+                    m.d.sync += bank_free.bit_select(i, 1).eq(1)
+
+        # stall classification (one counter per counted cycle of RUN)
+        m.d.comb += finishing.eq(writer_done & writer.idle)
+        with m.If(running & ~finishing):
+            with m.If(issue):
+                m.d.sync += counters["busy_cycles"].eq(counters["busy_cycles"] + 1)
+            with m.Elif(feed.done):
+                m.d.sync += counters["stall_drain"].eq(counters["stall_drain"] + 1)
+            with m.Elif(~in_rows):
+                m.d.sync += counters["stall_slot"].eq(counters["stall_slot"] + 1)
+            with m.Elif(counters["busy_cycles"] == 0):
+                m.d.sync += counters["stall_setup"].eq(counters["stall_setup"] + 1)
+            with m.Elif(~have_bank):
+                m.d.sync += counters["stall_weights"].eq(counters["stall_weights"] + 1)
+            with m.Elif(~have_row):
+                m.d.sync += counters["stall_a"].eq(counters["stall_a"] + 1)
+            with m.Else():
+                m.d.sync += counters["stall_acc"].eq(counters["stall_acc"] + 1)
+
+        # -- agent 5: accumulate on write ----------------------------------------------------
+        out = array.o
+        m.d.comb += out.ready.eq(1)
+        out_tag = data.View(tag_layout, out.payload.tag)
+        s1_valid, s1_data = Signal(), Signal(C * ACC_WIDTH)
+        s1_tag = Signal(tag_layout)
+        m.d.sync += [s1_valid.eq(out.valid), s1_data.eq(out.payload.data.as_value()),
+                     s1_tag.eq(out_tag)]
+        rmw_bank = out_tag.bank
+        writer_bank = Signal()
+        writer_addr = Signal(row_bits)
+        for i in range(2):
+            m.d.comb += acc_r[i].addr.eq(Mux(out.valid & (rmw_bank == i), out_tag.row,
+                                             writer_addr))
+        old = Mux(s1_tag.bank, acc_r[1].data, acc_r[0].data)
+        if cfg.dtype == "int8":
+            total = Cat(*[(old[c * 32:(c + 1) * 32] + s1_data[c * 32:(c + 1) * 32])[:32]
+                          for c in range(C)])
+            s2_valid, s2_data, s2_tag = Signal(), Signal(C * ACC_WIDTH), Signal(tag_layout)
+            m.d.sync += [s2_valid.eq(s1_valid), s2_tag.eq(s1_tag),
+                         s2_data.eq(Mux(s1_tag.first, s1_data, total))]
+        else:
+            sums = []
+            for c in range(C):
+                adder = Fp32Add(latency=cfg.adder_latency)
+                m.submodules[f"acc_add{c}"] = adder
+                m.d.comb += [adder.en.eq(1), adder.a.eq(old[c * 32:(c + 1) * 32]),
+                             adder.b.eq(s1_data[c * 32:(c + 1) * 32])]
+                sums.append(adder.o)
+            s2_valid, s2_first, s2_tag, s2_partial = s1_valid, s1_tag.first, s1_tag, s1_data
+            for stage in range(cfg.adder_latency):
+                v, f = Signal(name=f"rmw_v{stage}"), Signal(name=f"rmw_f{stage}")
+                t_ = Signal(tag_layout, name=f"rmw_t{stage}")
+                p_ = Signal(C * ACC_WIDTH, name=f"rmw_p{stage}")
+                m.d.sync += [v.eq(s2_valid), f.eq(s2_first), t_.eq(s2_tag), p_.eq(s2_partial)]
+                s2_valid, s2_first, s2_tag, s2_partial = v, f, t_, p_
+            s2_data = Signal(C * ACC_WIDTH)
+            m.d.comb += s2_data.eq(Mux(s2_first, s2_partial, Cat(*sums)))
+        for i in range(2):
+            m.d.comb += [acc_w[i].addr.eq(s2_tag.row), acc_w[i].data.eq(s2_data),
+                         acc_w[i].en.eq(s2_valid & (s2_tag.bank == i))]
+        with m.If(s2_valid & s2_tag.end):
+            m.d.sync += acc_done.bit_select(s2_tag.bank, 1).eq(1)
+
+        # -- agent 6: write-back (accumulator bank -> WriteDma) -------------------------------
+        wb = _Cursor("wb", dims, g)
+        wb_row_i = Signal(range(acc_rows + 1))
+        wb_blk = Signal(cfg.addr_bits)        # address of C row m0
+        wb_noff = Signal(cfg.addr_bits)       # byte offset of column n0
+        wb_ptr = Signal(cfg.addr_bits)        # address of C row m0 + i
+        m.submodules.out_queue = queue = fifo.SyncFIFO(
+            width=cfg.addr_bits + 20 + C * ACC_WIDTH, depth=4)
+        in_flight = Signal()
+        wb_ready = running & ~wb.done & acc_done.bit_select(wb.n_parity, 1)
+        read_now = wb_ready & (queue.level + in_flight < 3)
+        m.d.comb += [writer_bank.eq(wb.n_parity), writer_addr.eq(wb_row_i)]
+        with m.If(start):
+            m.d.sync += wb.reset() + [wb_row_i.eq(0), wb_blk.eq(d.c_addr), wb_noff.eq(0),
+                                      wb_ptr.eq(d.c_addr), in_flight.eq(0)]
+        wb_addr_r, wb_bytes_r, wb_bank_r = Signal(cfg.addr_bits), Signal(20), Signal()
+        m.d.sync += [in_flight.eq(read_now), wb_addr_r.eq(wb_ptr + wb_noff),
+                     wb_bytes_r.eq(wb.nvalid * 4), wb_bank_r.eq(wb.n_parity)]
+        m.d.comb += [queue.w_en.eq(in_flight),
+                     queue.w_data.eq(Cat(wb_addr_r, wb_bytes_r,
+                                         Mux(wb_bank_r, acc_r[1].data, acc_r[0].data)))]
+        with m.If(read_now):
+            m.d.sync += wb_ptr.eq(wb_ptr + d.ldc)
+            with m.If(wb_row_i == wb.rows - 1):
+                m.d.sync += [wb_row_i.eq(0), acc_done.bit_select(wb.n_parity, 1).eq(0),
+                             acc_free.bit_select(wb.n_parity, 1).eq(1)]
+                # skip the K tiles: this cursor moves by N tiles
+                m.d.sync += wb.k_left.eq(d.k)
+                m.d.sync += wb.n_parity.eq(~wb.n_parity)
+                with m.If(~wb.last_n):
+                    m.d.sync += [wb.n_left.eq(wb.n_left - C), wb_noff.eq(wb_noff + C * 4),
+                                 wb_ptr.eq(wb_blk)]
+                with m.Else():
+                    next_blk = wb_ptr + d.ldc
+                    m.d.sync += [wb.n_left.eq(d.n), wb_noff.eq(0), wb_blk.eq(next_blk),
+                                 wb_ptr.eq(next_blk)]
+                    with m.If(~wb.last_m):
+                        m.d.sync += wb.m_left.eq(wb.m_left - mb)
+                    with m.Else():
+                        m.d.sync += wb.done.eq(1)
+            with m.Else():
+                m.d.sync += wb_row_i.eq(wb_row_i + 1)
+        m.d.comb += writer_done.eq(wb.done & ~in_flight & ~queue.r_rdy)
+        head = queue.r_data
+        m.d.comb += [writer.i.valid.eq(queue.r_rdy),
+                     writer.i.payload.addr.eq(head[:cfg.addr_bits]),
+                     writer.i.payload.nbytes.eq(head[cfg.addr_bits:cfg.addr_bits + 20]),
+                     writer.i.payload.data.eq(head[cfg.addr_bits + 20:]),
+                     queue.r_en.eq(writer.i.ready)]
+        return m
