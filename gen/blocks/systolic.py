@@ -81,8 +81,10 @@ class SystolicConfig(Config):
 
     @property
     def max_k(self):
-        """Largest K a GEMM may have (the scratchpad must hold one row of A)."""
-        return min(self.spad_rows * self.rows, 65535)
+        """Largest K a GEMM may have (a scratchpad bank must hold one row of A)."""
+        from rtl.systolic.engine import scratchpad_geometry
+        q, _, lines = scratchpad_geometry(self)
+        return min(lines * q * self.rows, 65535)
 
     @property
     def descriptor_words(self):

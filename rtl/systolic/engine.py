@@ -48,7 +48,7 @@ from rtl.arith.fp32 import Fp32Add
 from .array import SystolicArray
 from .axi import axi_signature
 from .core import CoreGeometry
-from .dma import ReadDma, WriteDma
+from .dma import ROW_BYTES_BITS, ReadDma, WriteDma
 from .pe import ACC_WIDTH
 
 __all__ = ["GemmEngine", "descriptor_layout", "completion_layout", "ERRORS", "DIM_BITS"]
@@ -94,6 +94,17 @@ def descriptor_layout(addr_bits):
 def completion_layout():
     """Counters (32 bits each, :data:`COUNTERS` order) and the error flags (:data:`ERRORS`)."""
     return data.StructLayout({**{name: 32 for name in COUNTERS}, "error": 32})
+
+
+def scratchpad_geometry(config):
+    """``(q, line_bytes, lines)``: chunks of ``rows`` A values per scratchpad line (the largest
+    power of two whose line fits one bus beat, at least 1), bytes per line, and lines per
+    bank (each of the two buffers has ``q`` banks, one per chunk of a line)."""
+    chunk = config.rows * config.element_bytes
+    q = 1
+    while 2 * q * chunk <= config.bus_bits // 8:
+        q *= 2
+    return q, q * chunk, max(1, config.spad_rows // q)
 
 
 def _min(a, b):
@@ -167,7 +178,7 @@ class GemmEngine(wiring.Component):
 
     @staticmethod
     def _tag_width(config):
-        return (config.acc_rows - 1).bit_length() + 4  # row, bank, first, last, end
+        return ((config.acc_rows - 1).bit_length() or 1) + 3  # row, bank, first, last
 
     @property
     def rmw_latency(self):
@@ -189,8 +200,10 @@ class GemmEngine(wiring.Component):
         row_bits = (acc_rows - 1).bit_length() or 1
 
         m.submodules.array = array = SystolicArray(self._library, g)
+        q, line_bytes, spad_lines = scratchpad_geometry(cfg)
+        q_bits = q.bit_length() - 1
         m.submodules.reader = reader = ReadDma(addr_bits=cfg.addr_bits, bus_bytes=bus,
-                                               chunk_bytes=(R * es, C * es),
+                                               chunk_bytes=(line_bytes, C * es),
                                                outstanding=cfg.outstanding)
         m.submodules.writer = writer = WriteDma(addr_bits=cfg.addr_bits, bus_bytes=bus,
                                                 row_bytes=C * 4, outstanding=cfg.outstanding)
@@ -205,12 +218,15 @@ class GemmEngine(wiring.Component):
         # -- descriptor, setup and the top-level state -------------------------------------
         d = Signal(descriptor_layout(cfg.addr_bits))
         kt = Signal(DIM_BITS + 1)
+        lines_per_row = Signal(DIM_BITS + 1)  # ceil(kt / q)
         mb = Signal(range(acc_rows + 1))
+        merge = Signal()  # A is dense and line-aligned: one request covers several rows
+        merge_rows = Signal(range(acc_rows + 1))  # rows per request (requests <= 16 beats)
         error = Signal(32)
         running = Signal()
         counters = {name: Signal(32, name=f"count_{name}") for name in COUNTERS}
         dims = {"m": d.m, "n": d.n, "k": d.k, "mb": mb}
-        # restoring divider, used for ceil(K / R) then spad_rows // kt
+        # restoring divider, used for ceil(K / R) then spad_lines // ceil(kt / q)
         num, den, quo = Signal(DIM_BITS + 2), Signal(DIM_BITS + 2), Signal(DIM_BITS + 2)
         rem = Signal(DIM_BITS + 3)
         step = Signal(range(DIM_BITS + 3))
@@ -218,13 +234,23 @@ class GemmEngine(wiring.Component):
         finishing = Signal()  # every result written and acknowledged
         start = Signal()  # one cycle: reset every agent's cursor
 
+        num_bits = DIM_BITS + 2
+        mb_steps = spad_lines.bit_length()
+
+        def setup_mb(kt_value):
+            """Statements: kt, lines per row, and the division spad_lines // lines per row
+            (``mb_steps`` steps: the numerator is a constant of that many bits)."""
+            lpr = (kt_value + q - 1) >> q_bits
+            return [kt.eq(kt_value), lines_per_row.eq(lpr),
+                    num.eq(spad_lines << (num_bits - mb_steps)), den.eq(lpr), quo.eq(0),
+                    rem.eq(0), step.eq(mb_steps)]
+
         with m.FSM(name="control"):
             with m.State("IDLE"):
                 m.d.comb += self.desc.ready.eq(1)
                 with m.If(self.desc.valid):
                     p = self.desc.payload
-                    m.d.sync += [d.eq(p), error.eq(0), num.eq(p.k + R - 1), den.eq(R),
-                                 quo.eq(0), rem.eq(0), step.eq(DIM_BITS + 2)]
+                    m.d.sync += [d.eq(p), error.eq(0)]
                     m.d.sync += [c.eq(0) for c in counters.values()]
                     with m.If((p.m == 0) | (p.k == 0) | (p.n == 0)):
                         m.d.sync += error.eq(ERRORS["shape"])
@@ -233,7 +259,14 @@ class GemmEngine(wiring.Component):
                         m.d.sync += error.eq(ERRORS["dtype"])
                         m.next = "DONE"
                     with m.Else():
-                        m.next = "DIV_KT"
+                        if R & (R - 1) == 0:  # ceil(K / R) is a shift
+                            m.d.sync += setup_mb((p.k + R - 1) >> (R.bit_length() - 1))
+                            m.next = "DIV_MB"
+                        else:  # divide K + R - 1 (DIM_BITS + 1 bits, MSB-aligned) by R
+                            m.d.sync += [num.eq((p.k + R - 1) << (num_bits - DIM_BITS - 1)),
+                                         den.eq(R), quo.eq(0), rem.eq(0),
+                                         step.eq(DIM_BITS + 1)]
+                            m.next = "DIV_KT"
             for state, then in (("DIV_KT", "DIV_MB"), ("DIV_MB", "CHECK")):
                 with m.State(state):
                     m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
@@ -247,8 +280,7 @@ class GemmEngine(wiring.Component):
                             m.d.sync += [rem.eq(trial), quo.eq(Cat(0, quo[:-1]))]
                     with m.Else():
                         if state == "DIV_KT":
-                            m.d.sync += [kt.eq(quo), num.eq(spad_rows), den.eq(quo),
-                                         quo.eq(0), rem.eq(0), step.eq(DIM_BITS + 2)]
+                            m.d.sync += setup_mb(quo)
                         else:
                             m.d.sync += mb.eq(_min(quo, acc_rows))
                         m.next = then
@@ -259,6 +291,14 @@ class GemmEngine(wiring.Component):
                     m.d.sync += error.eq(ERRORS["k_too_large"])
                     m.next = "DONE"
                 with m.Else():
+                    m.d.sync += merge.eq((d.lda == d.k * es) & (kt * R == d.k)
+                                         & ((kt & (q - 1)) == 0))
+                    # as many rows per request as fit 16 beats (a power of two), so that B
+                    # rows for the next job never wait long behind a request of A rows
+                    m.d.sync += merge_rows.eq(1)
+                    for shift in range(1, acc_rows.bit_length()):
+                        with m.If(((d.k * es) << shift) <= 16 * bus):
+                            m.d.sync += merge_rows.eq(1 << shift)
                     m.d.comb += start.eq(1)
                     m.d.sync += running.eq(1)
                     m.next = "RUN"
@@ -292,28 +332,36 @@ class GemmEngine(wiring.Component):
         bank_loaded = Signal(2)               # weight bank holds the next job's tile
         drain = [Signal(range(g.latency + 4), name=f"drain{i}") for i in range(2)]
         acc_free = Signal(2, init=0b11)       # accumulator bank may take a new N tile
-        acc_done = Signal(2)                  # accumulator bank holds a finished N tile
+        # rows of the N tile in each accumulator bank whose final value is written
+        final_rows = [Signal(range(acc_rows + 1), name=f"final_rows{i}") for i in range(2)]
         with m.If(start):
             m.d.sync += [spad_free.eq(0b11), slot_full.eq(0), bank_free.eq(0b11),
-                         bank_loaded.eq(0), acc_free.eq(0b11), acc_done.eq(0),
+                         bank_loaded.eq(0), acc_free.eq(0b11), final_rows[0].eq(0),
+                         final_rows[1].eq(0),
                          rows_loaded[0].eq(0), rows_loaded[1].eq(0)]
 
         # -- memories --------------------------------------------------------------------
-        spads = [Memory(shape=8 * R * es, depth=spad_rows, init=[]) for _ in range(2)]
+        # scratchpad: two buffers (M block parity) x q banks (chunk index within a line)
+        spads = [[Memory(shape=8 * R * es, depth=spad_lines, init=[]) for _ in range(q)]
+                 for _ in range(2)]
         accs = [Memory(shape=C * ACC_WIDTH, depth=acc_rows, init=[]) for _ in range(2)]
         wb_bits = max(1, (R - 1).bit_length())
         wbuf = Memory(shape=8 * C * es, depth=2 << wb_bits, init=[])
         for i in range(2):
-            m.submodules[f"spad{i}"] = spads[i]
+            for j in range(q):
+                m.submodules[f"spad{i}_{j}"] = spads[i][j]
             m.submodules[f"acc{i}"] = accs[i]
         m.submodules.wbuf = wbuf
-        spad_w = [mem.write_port() for mem in spads]
-        spad_r = [mem.read_port() for mem in spads]
+        spad_w = [[mem.write_port() for mem in banks] for banks in spads]
+        spad_r = [[mem.read_port() for mem in banks] for banks in spads]
         acc_w = [mem.write_port() for mem in accs]
-        acc_r = [mem.read_port() for mem in accs]
+        acc_r = [mem.read_port() for mem in accs]      # read-modify-write
+        acc_wb = [mem.read_port() for mem in accs]     # write-back
         wbuf_w, wbuf_r = wbuf.write_port(), wbuf.read_port()
 
-        # -- agent 1: requests (B rows of upcoming jobs first, else A rows) ----------------
+        load = _Cursor("load", dims, g)       # the weight loader's job (agent 3)
+
+        # -- agent 1: requests (B rows the loader waits for, A rows, B rows ahead) ----------
         fetch_b = _Cursor("fetch_b", dims, g)
         b_row = Signal(range(R + 1))
         b_kbase = Signal(cfg.addr_bits)       # address of B row t*R
@@ -324,27 +372,41 @@ class GemmEngine(wiring.Component):
         a_parity = Signal()
         a_ptr = Signal(cfg.addr_bits)
         a_rows = _min(a_left, mb)
+        row_done = Signal()                   # a whole row of A reached the scratchpad
         want_b = running & ~fetch_b.done & ~slot_full.bit_select(fetch_b.parity, 1)
         b_slot_busy = Signal(2)               # slot claimed by the fetcher, not yet loaded
         want_b = want_b & ~b_slot_busy.bit_select(fetch_b.parity, 1)
-        want_a = running & (a_left != 0) & ((a_row != 0) | spad_free.bit_select(a_parity, 1))
+        # A rows requested and not yet in the scratchpad: capped (4 requests of A when merged,
+        # else 16 rows) so that the next job's B rows never queue behind much A traffic
+        a_pending = Signal(range(4 * acc_rows + 17))
+        a_limit = Mux(merge, merge_rows << 2, 16)
+        want_a = (running & (a_left != 0) & ((a_row != 0) | spad_free.bit_select(a_parity, 1))
+                  & (a_pending < a_limit))
         req = reader.req
         # a request offered and not yet accepted keeps its choice (stream rules)
         holding, held_b = Signal(), Signal()
         pick_b = Signal()
-        m.d.comb += pick_b.eq(Mux(holding, held_b, want_b))
+        # B rows the loader waits for come first, then A rows, then B rows of the job after
+        b_urgent = fetch_b.parity == load.parity
+        m.d.comb += pick_b.eq(Mux(holding, held_b, want_b & (b_urgent | ~want_a)))
         m.d.sync += [holding.eq(req.valid & ~req.ready & ~start), held_b.eq(pick_b)]
+        a_req_rows = Signal(range(acc_rows + 1))
+        m.d.comb += a_req_rows.eq(Mux(merge, _min(a_rows - a_row, merge_rows), 1))
+        a_req_bytes = Signal(ROW_BYTES_BITS)
+        m.d.comb += a_req_bytes.eq(a_req_rows * d.k * es)
         with m.If(pick_b):
             m.d.comb += [req.valid.eq(1), req.payload.addr.eq(Mux(b_row == 0,
                                                                   b_kbase + b_noff, b_ptr)),
                          req.payload.nbytes.eq(fetch_b.nvalid * es), req.payload.kind.eq(1)]
         with m.Elif(want_a):
             m.d.comb += [req.valid.eq(1), req.payload.addr.eq(a_ptr),
-                         req.payload.nbytes.eq(d.k * es), req.payload.kind.eq(0)]
+                         req.payload.nbytes.eq(a_req_bytes),
+                         req.payload.kind.eq(0)]
         with m.If(start):
             m.d.sync += fetch_b.reset() + [b_row.eq(0), b_kbase.eq(d.b_addr), b_noff.eq(0),
                                            a_left.eq(d.m), a_row.eq(0), a_parity.eq(0),
-                                           a_ptr.eq(d.a_addr), b_slot_busy.eq(0)]
+                                           a_ptr.eq(d.a_addr), b_slot_busy.eq(0),
+                                           a_pending.eq(0)]
         with m.Elif(req.valid & req.ready):
             with m.If(pick_b):
                 cur = Mux(b_row == 0, b_kbase + b_noff, b_ptr)
@@ -364,14 +426,18 @@ class GemmEngine(wiring.Component):
                 with m.Else():
                     m.d.sync += b_row.eq(b_row + 1)
             with m.Else():
-                m.d.sync += a_ptr.eq(a_ptr + d.lda)
+                m.d.sync += a_ptr.eq(a_ptr + Mux(merge, a_req_bytes, d.lda))
                 with m.If(a_row == 0):
                     m.d.sync += spad_free.bit_select(a_parity, 1).eq(0)
-                with m.If(a_row == a_rows - 1):
+                with m.If(a_row + a_req_rows == a_rows):
                     m.d.sync += [a_row.eq(0), a_parity.eq(~a_parity),
                                  a_left.eq(a_left - a_rows)]
                 with m.Else():
-                    m.d.sync += a_row.eq(a_row + 1)
+                    m.d.sync += a_row.eq(a_row + a_req_rows)
+
+        a_accept = req.valid & req.ready & ~pick_b
+        with m.If(~start):
+            m.d.sync += a_pending.eq(a_pending + Mux(a_accept, a_req_rows, 0) - row_done)
 
         # -- agent 2: chunks from the reader into the scratchpad and the weight buffer ------
         chunk = reader.o
@@ -380,21 +446,31 @@ class GemmEngine(wiring.Component):
         wb_row = Signal(range(R + 1))
         fill_a_left = Signal(DIM_BITS + 1)
         fill_a_row = Signal(range(acc_rows + 1))
-        fill_a_addr = Signal(range(spad_rows + 1))
+        fill_a_addr = Signal(range(spad_lines + 1))  # line l of row i: l * mb + i
+        fill_line = Signal(DIM_BITS + 1)
         fill_a_parity = Signal()
         fill_a_rows = _min(fill_a_left, mb)
         with m.If(start):
             m.d.sync += fill_b.reset() + [wb_row.eq(0), fill_a_left.eq(d.m), fill_a_row.eq(0),
-                                          fill_a_addr.eq(0), fill_a_parity.eq(0)]
+                                          fill_a_addr.eq(0), fill_a_parity.eq(0),
+                                          fill_line.eq(0)]
+        chunk_bits = 8 * R * es
+        m.d.comb += row_done.eq(chunk.valid & (chunk.payload.kind == 0)
+                                & (fill_line == lines_per_row - 1))
         for i in range(2):
-            m.d.comb += [spad_w[i].addr.eq(fill_a_addr), spad_w[i].data.eq(chunk.payload.data),
-                         spad_w[i].en.eq(chunk.valid & (chunk.payload.kind == 0)
-                                         & (fill_a_parity == i))]
+            for j in range(q):
+                # chunks of a line beyond K are zeros and never read
+                m.d.comb += [spad_w[i][j].addr.eq(fill_a_addr),
+                             spad_w[i][j].data.eq(chunk.payload.data[j * chunk_bits:
+                                                                     (j + 1) * chunk_bits]),
+                             spad_w[i][j].en.eq(chunk.valid & (chunk.payload.kind == 0)
+                                                & (fill_a_parity == i))]
         m.d.comb += [wbuf_w.addr.eq(Cat(wb_row[:wb_bits], fill_b.parity)),
                      wbuf_w.data.eq(chunk.payload.data),
                      wbuf_w.en.eq(chunk.valid & (chunk.payload.kind == 1))]
         with m.If(chunk.valid & (chunk.payload.kind == 0)):
-            with m.If(chunk.payload.last):
+            with m.If(fill_line == lines_per_row - 1):
+                m.d.sync += fill_line.eq(0)
                 for i in range(2):
                     with m.If(fill_a_parity == i):
                         m.d.sync += rows_loaded[i].eq(rows_loaded[i] + 1)
@@ -405,7 +481,7 @@ class GemmEngine(wiring.Component):
                 with m.Else():
                     m.d.sync += [fill_a_row.eq(fill_a_row + 1), fill_a_addr.eq(fill_a_row + 1)]
             with m.Else():
-                m.d.sync += fill_a_addr.eq(fill_a_addr + mb)
+                m.d.sync += [fill_a_addr.eq(fill_a_addr + mb), fill_line.eq(fill_line + 1)]
         with m.If(chunk.valid & (chunk.payload.kind == 1)):
             with m.If(wb_row == fill_b.kvalid - 1):
                 m.d.sync += [wb_row.eq(0), slot_full.bit_select(fill_b.parity, 1).eq(1)]
@@ -415,7 +491,6 @@ class GemmEngine(wiring.Component):
                 m.d.sync += wb_row.eq(wb_row + 1)
 
         # -- agent 3: weight loader (bank = job parity), rows R-1 .. 0 ------------------------
-        load = _Cursor("load", dims, g)
         shift = Signal(range(R + 1))
         loading = Signal()
         kvalid_l = slot_rows.word_select(load.parity, DIM_BITS + 1)
@@ -445,11 +520,11 @@ class GemmEngine(wiring.Component):
         feed = _Cursor("feed", dims, g)
         row = Signal(range(acc_rows + 1))
         slot = Signal(range(self.min_slot + 1))
-        t_base = Signal(range(spad_rows + 1))
-        ending = Signal()
+        t_base = Signal(range(spad_lines + 1))   # (t // q) * mb
+        t_sub = Signal(range(q))                 # t % q: the bank of chunk t
         n_claimed = Signal()
         with m.If(start):
-            m.d.sync += feed.reset() + [row.eq(0), slot.eq(0), t_base.eq(0), ending.eq(0),
+            m.d.sync += feed.reset() + [row.eq(0), slot.eq(0), t_base.eq(0), t_sub.eq(0),
                                         n_claimed.eq(0)]
         have_bank = bank_loaded.bit_select(feed.parity, 1)
         have_row = Mux(feed.m_parity, rows_loaded[1] > row, rows_loaded[0] > row)
@@ -457,19 +532,24 @@ class GemmEngine(wiring.Component):
         in_rows = row < feed.rows
         issue = running & ~feed.done & in_rows & have_bank & have_row & have_acc
         for i in range(2):
-            m.d.comb += spad_r[i].addr.eq(t_base + row)
+            for j in range(q):
+                m.d.comb += spad_r[i][j].addr.eq(t_base + row)
         a_valid, a_parity_r, a_tag = Signal(), Signal(), Signal(self._tag_width(cfg))
-        tag_layout = data.StructLayout({"row": row_bits, "bank": 1, "first": 1, "last": 1,
-                                        "end": 1})
+        tag_layout = data.StructLayout({"row": row_bits, "bank": 1, "first": 1, "last": 1})
         tag = Signal(tag_layout)
         m.d.comb += [tag.row.eq(row), tag.bank.eq(feed.n_parity), tag.first.eq(feed.first_k),
-                     tag.last.eq(feed.last_k), tag.end.eq(feed.last_k & (row == feed.rows - 1))]
+                     tag.last.eq(feed.last_k)]
         m.d.sync += [a_valid.eq(issue), a_parity_r.eq(feed.parity), a_tag.eq(tag.as_value())]
-        spad_parity_r = Signal()
-        m.d.sync += spad_parity_r.eq(feed.m_parity)
+        spad_parity_r, t_sub_r = Signal(), Signal.like(t_sub)
+        m.d.sync += [spad_parity_r.eq(feed.m_parity), t_sub_r.eq(t_sub)]
+        spad_data = Signal(8 * R * es)
+        for i in range(2):
+            for j in range(q):
+                with m.If((spad_parity_r == i) & (t_sub_r == j)):
+                    m.d.comb += spad_data.eq(spad_r[i][j].data)
         m.d.comb += [array.a.valid.eq(a_valid), array.a.payload.sel.eq(a_parity_r),
                      array.a.payload.tag.eq(a_tag),
-                     array.a.payload.data.eq(Mux(spad_parity_r, spad_r[1].data, spad_r[0].data))]
+                     array.a.payload.data.eq(spad_data)]
         with m.If(issue):
             m.d.sync += row.eq(row + 1)
             with m.If(~n_claimed):
@@ -492,9 +572,14 @@ class GemmEngine(wiring.Component):
             # (assign only the register that changes: a no-op assignment to the other one
             # would override its own update made elsewhere in this cycle)
             with m.If(~feed.last_k):
-                m.d.sync += t_base.eq(t_base + mb)
+                if q == 1:
+                    m.d.sync += t_base.eq(t_base + mb)
+                else:
+                    m.d.sync += t_sub.eq(t_sub + 1)
+                    with m.If(t_sub == q - 1):
+                        m.d.sync += t_base.eq(t_base + mb)
             with m.Else():
-                m.d.sync += [t_base.eq(0), n_claimed.eq(0)]
+                m.d.sync += [t_base.eq(0), t_sub.eq(0), n_claimed.eq(0)]
                 with m.If(feed.last_n):
                     m.d.sync += spad_free.bit_select(feed.m_parity, 1).eq(1)
                     for i in range(2):
@@ -535,12 +620,8 @@ class GemmEngine(wiring.Component):
         s1_tag = Signal(tag_layout)
         m.d.sync += [s1_valid.eq(out.valid), s1_data.eq(out.payload.data.as_value()),
                      s1_tag.eq(out_tag)]
-        rmw_bank = out_tag.bank
-        writer_bank = Signal()
-        writer_addr = Signal(row_bits)
         for i in range(2):
-            m.d.comb += acc_r[i].addr.eq(Mux(out.valid & (rmw_bank == i), out_tag.row,
-                                             writer_addr))
+            m.d.comb += acc_r[i].addr.eq(out_tag.row)
         old = Mux(s1_tag.bank, acc_r[1].data, acc_r[0].data)
         if cfg.dtype == "int8":
             total = Cat(*[(old[c * 32:(c + 1) * 32] + s1_data[c * 32:(c + 1) * 32])[:32]
@@ -568,8 +649,9 @@ class GemmEngine(wiring.Component):
         for i in range(2):
             m.d.comb += [acc_w[i].addr.eq(s2_tag.row), acc_w[i].data.eq(s2_data),
                          acc_w[i].en.eq(s2_valid & (s2_tag.bank == i))]
-        with m.If(s2_valid & s2_tag.end):
-            m.d.sync += acc_done.bit_select(s2_tag.bank, 1).eq(1)
+        for i in range(2):
+            with m.If(s2_valid & s2_tag.last & (s2_tag.bank == i)):
+                m.d.sync += final_rows[i].eq(final_rows[i] + 1)
 
         # -- agent 6: write-back (accumulator bank -> WriteDma) -------------------------------
         wb = _Cursor("wb", dims, g)
@@ -580,9 +662,11 @@ class GemmEngine(wiring.Component):
         m.submodules.out_queue = queue = fifo.SyncFIFO(
             width=cfg.addr_bits + 20 + C * ACC_WIDTH, depth=4)
         in_flight = Signal()
-        wb_ready = running & ~wb.done & acc_done.bit_select(wb.n_parity, 1)
+        final = Mux(wb.n_parity, final_rows[1], final_rows[0])
+        wb_ready = running & ~wb.done & (final > wb_row_i)
         read_now = wb_ready & (queue.level + in_flight < 3)
-        m.d.comb += [writer_bank.eq(wb.n_parity), writer_addr.eq(wb_row_i)]
+        for i in range(2):
+            m.d.comb += acc_wb[i].addr.eq(wb_row_i)
         with m.If(start):
             m.d.sync += wb.reset() + [wb_row_i.eq(0), wb_blk.eq(d.c_addr), wb_noff.eq(0),
                                       wb_ptr.eq(d.c_addr), in_flight.eq(0)]
@@ -591,12 +675,14 @@ class GemmEngine(wiring.Component):
                      wb_bytes_r.eq(wb.nvalid * 4), wb_bank_r.eq(wb.n_parity)]
         m.d.comb += [queue.w_en.eq(in_flight),
                      queue.w_data.eq(Cat(wb_addr_r, wb_bytes_r,
-                                         Mux(wb_bank_r, acc_r[1].data, acc_r[0].data)))]
+                                         Mux(wb_bank_r, acc_wb[1].data, acc_wb[0].data)))]
         with m.If(read_now):
             m.d.sync += wb_ptr.eq(wb_ptr + d.ldc)
             with m.If(wb_row_i == wb.rows - 1):
-                m.d.sync += [wb_row_i.eq(0), acc_done.bit_select(wb.n_parity, 1).eq(0),
-                             acc_free.bit_select(wb.n_parity, 1).eq(1)]
+                m.d.sync += [wb_row_i.eq(0), acc_free.bit_select(wb.n_parity, 1).eq(1)]
+                for i in range(2):
+                    with m.If(wb.n_parity == i):
+                        m.d.sync += final_rows[i].eq(0)
                 # skip the K tiles: this cursor moves by N tiles
                 m.d.sync += wb.k_left.eq(d.k)
                 m.d.sync += wb.n_parity.eq(~wb.n_parity)

@@ -124,7 +124,10 @@ def expected_counters(config, m, k, n):
     rows, cols, es = config["rows"], config["cols"], ELEMENT_BYTES[config["dtype"]]
     kt = -(-k // rows)
     nt = -(-n // cols)
-    mb = min(config["acc_rows"], config["spad_rows"] // kt)
+    q = 1
+    while 2 * q * rows * es <= config["bus_bits"] // 8:
+        q *= 2
+    mb = min(config["acc_rows"], max(1, config["spad_rows"] // q) // -(-kt // q))
     blocks = -(-m // mb)
     return {"busy_cycles": m * nt * kt, "read_bytes": m * k * es + blocks * k * n * es,
             "write_bytes": m * n * 4}

@@ -13,8 +13,9 @@ stall classes must add up to the cycles.
 Tests (shapes are chosen relative to the design's array and memory sizes):
 
 ``shapes``     square, tall, wide, K = 1, 1x1x1, M/N/K not multiples of the array, several M
-               blocks, K large enough to shrink the M block, back to back, random stalls on
-               both streams and every AXI channel, random read latency.
+               blocks, K large enough to shrink the M block, a dense GEMM (A fetched one M
+               block per request), back to back, random stalls on both streams and every AXI
+               channel, random read latency.
 ``errors``     bad descriptors (zero dimension, wrong dtype, K too large) complete with the
                error code and move nothing; a good GEMM right after still works.
 ``reset``      reset in the middle of a GEMM; the next GEMM is correct.
@@ -131,7 +132,17 @@ def test_shapes(config):
         (1, 1, 1),
         (config["acc_rows"] + 5, R + 1, C - 1),  # two M blocks, edges everywhere
         (7, min(R * kt_big // 4, 400), 3),     # many K tiles
+        (config["acc_rows"] + 3, 4 * R * _line_chunks(config), C + 1),  # dense: block requests
     ]
+
+
+def _line_chunks(config):
+    """Chunks of R values per scratchpad line (as rtl.systolic.engine.scratchpad_geometry)."""
+    es = 1 if config["dtype"] == "int8" else 2
+    q = 1
+    while 2 * q * config["rows"] * es <= config["bus_bits"] // 8:
+        q *= 2
+    return q
 
 
 @cocotb.test()
@@ -143,10 +154,12 @@ async def shapes(dut):
                         read_latency=int(rng.integers(0, 12)), memory_bytes=1 << 20)
     await bench.start()
     jobs, base = [], 0x1F0  # first rows straddle beats; later ones cross 4 KB boundaries
-    for m, k, n in test_shapes(config):
+    shapes_ = test_shapes(config)
+    for index, (m, k, n) in enumerate(shapes_):
         a, b = random_operands(rng, m, k, n, config["dtype"])
         job = GemmJob(a, b, config["dtype"])
-        base = job.place(rng, base)
+        # the last GEMM is dense: A is fetched one M block per request
+        base = job.place(rng, base, dense=index == len(shapes_) - 1)
         job.load(bench.memory)
         jobs.append(job)
     dut._log.info("seed %d: shapes %s", cocotb.RANDOM_SEED, [j.shape for j in jobs])
@@ -169,7 +182,7 @@ async def errors(dut):
     good = GemmJob(a, b, dtype)
     good.place(rng, 0x100)
     good.load(bench.memory)
-    max_k = min(config["spad_rows"] * config["rows"], 65535)
+    max_k = design["derived"]["max_k"]
     cases = {
         "shape": GemmJob(a, b, dtype, extra={"n": 0}),
         "dtype": GemmJob(a, b, dtype, extra={"dtype": {"int8": 0, "bf16": 1}[other]}),
@@ -197,7 +210,8 @@ async def reset(dut):
                         memory_bytes=1 << 20)
     await bench.start()
     R, C = config["rows"], config["cols"]
-    a, b = random_operands(rng, 4 * R, 2 * R, 2 * C, config["dtype"])
+    # long enough (several M blocks, K and N tiles) that the reset surely interrupts it
+    a, b = random_operands(rng, 2 * config["acc_rows"] + 3, 4 * R, 3 * C, config["dtype"])
     first = GemmJob(a, b, config["dtype"])
     first.place(rng, 0x40)
     first.load(bench.memory)
