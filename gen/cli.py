@@ -92,11 +92,15 @@ def cmd_synth(args):
         source = Path(scratch) / f"{design.top}.v"
         source.write_text(design.verilog)
         _progress(f"synthesizing {design.top} with Yosys (the first run compiles Yosys, ~35 s)")
-        report = synthesize(source, design.top, out_dir, progress=_progress)
+        report = synthesize(source, design.top, out_dir, progress=_progress,
+                            groups=getattr(design.config, "area_groups", None))
     total = report["total"]
     print(f"{design.top}: {total['area_um2']:.1f} um2 ({report['tech']['name']}), "
           f"{total['cells']} cells, {total['flops']} flops, {total['transistors']} transistors, "
           f"logic depth {total['logic_depth']}")
+    for group, figures in report.get("breakdown", {}).items():
+        print(f"  {group}: {figures['area_um2']:.1f} um2, {figures['flops']} flops, "
+              f"logic depth {figures['logic_depth']}")
     print(f"{out_dir / 'area.json'}")
     print(f"{out_dir / 'report.txt'}")
 

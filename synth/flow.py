@@ -29,7 +29,7 @@ from gen.errors import UserError
 from .report import format_report
 from .tech import LEGAL_FF_CELLS, SRAM_MODELS, TECHS
 
-__all__ = ["SynthError", "synthesize", "yosys_script"]
+__all__ = ["SynthError", "synthesize", "yosys_script", "area_breakdown"]
 
 #: ``abc -g``: gates with a single NanGate X1 equivalent. The ``cmos4`` alias also makes ABC
 #: use transistor counts as gate costs, which track NanGate areas far better than unit costs.
@@ -107,7 +107,34 @@ def yosys_script(verilog_path, top, sram_model):
         dff_cells=" ".join(f"-cell {cell} 01" for cell in LEGAL_FF_CELLS), abc_gates=ABC_GATES)
 
 
-def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", progress=None):
+def area_breakdown(result, groups):
+    """Area of the whole hierarchy split into named groups of modules.
+
+    ``groups`` is an ordered ``{group: [substring, ...]}``: a module belongs to the first group
+    with a substring of its name; the rest (the top's own logic among it) goes to the group
+    with an empty list, else to ``"other"``. Logic
+    area counts every instance; SRAM macros form their own group ``"memories (SRAM macros)"``
+    (memories built from flops stay in their module's logic). Returns ``{group: {"area_um2",
+    "flops", "logic_depth"}}`` (depth: worst module of the group).
+    """
+    rest = next((g for g, keys in groups.items() if not keys), "other")
+    names = list(groups) + ([] if rest in groups else [rest]) + ["memories (SRAM macros)"]
+    out = {name: {"area_um2": 0.0, "flops": 0, "logic_depth": 0} for name in names}
+    for module_name, module in result["modules"].items():
+        group = next((g for g, keys in groups.items()
+                      if keys and any(key in module_name for key in keys)), rest)
+        n = module["instances"]
+        out[group]["area_um2"] += n * module["logic_area_um2"]
+        out[group]["flops"] += n * module["flops"]
+        out[group]["logic_depth"] = max(out[group]["logic_depth"], module["logic_depth"])
+        out["memories (SRAM macros)"]["area_um2"] += n * module["memory_area_um2"]
+    for figures in out.values():
+        figures["area_um2"] = round(figures["area_um2"], 3)
+    return out
+
+
+def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", progress=None,
+               groups=None):
     """Synthesize ``top`` from ``verilog_path`` and report area and logic depth.
 
     Parameters
@@ -126,6 +153,8 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
         SRAM macro model, by name (see :data:`synth.tech.SRAM_MODELS`) or as an object.
     progress : callable, optional
         Called with short status strings while the flow runs.
+    groups : dict, optional
+        Module groups for an area breakdown (:func:`area_breakdown`), added as ``breakdown``.
 
     Returns
     -------
@@ -165,6 +194,8 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
 
     result = _assemble(top, tech_lib, sram_model, stat, memories, macros, depths, flat_depth)
     result["warnings"] = warnings
+    if groups:
+        result["breakdown"] = area_breakdown(result, groups)
     say(f"writing {Path(out_dir) / 'area.json'} and report.txt")
     _write_outputs(Path(out_dir), {
         "area.json": json.dumps(result, indent=2) + "\n",

@@ -99,6 +99,13 @@ def format_report(result, tech, sram):
         ["logic depth, flattened top", total["logic_depth"]],
         ["logic depth, worst module", total["max_module_logic_depth"]],
     ])
+    if result.get("breakdown"):
+        out += ["", "area breakdown (all instances)"]
+        total_area = result["total"]["area_um2"] or 1.0
+        out += _table(["group", "area um2", "share", "flops", "worst logic depth"], [
+            [group, _um2(f["area_um2"]), f"{100 * f['area_um2'] / total_area:.1f} %",
+             f"{f['flops']:,}", f["logic_depth"]]
+            for group, f in result["breakdown"].items()])
     if result.get("warnings"):
         out += ["", f"yosys warnings ({len(result['warnings'])}, first shown)",
                 "  " + result["warnings"][0]]

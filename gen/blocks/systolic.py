@@ -19,6 +19,13 @@ class SystolicConfig(Config):
     """
 
     block = "systolic"
+    #: ``hybridgen synth`` area breakdown: module name substrings of each group; the
+    #: controller is the rest (the top's own logic: sequencing agents, address generators,
+    #: tokens, counters, small memories built from flops, the write-back queue)
+    area_groups = {"pe array (PEs, skew, deskew)": ["__pe_", "__core_", "__delay", ".array"],
+                   "accumulate adders": [".acc_add"],
+                   "dma (AXI read/write)": [".reader", ".writer"],
+                   "controller": []}
     derived = ("element_bytes", "peak_macs_per_cycle", "array_latency", "min_slot",
                "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes", "max_k",
                "descriptor_words")

@@ -45,10 +45,35 @@ def _beats_of_row(addr, nbytes, bus_bytes):
     return (addr[:_log2(bus_bytes)] + nbytes + bus_bytes - 1) >> _log2(bus_bytes)
 
 
-def _byte_mask(count, width_bytes):
+def shift_units(m, value, amount, unit, *, left, name, width=None):
+    """``value`` shifted by ``amount * unit`` bits, as a logarithmic mux tree.
+
+    A plain variable shift makes every output bit depend on every input bit, which for the
+    kilobit-wide rows of large arrays makes Amaranth's conversion quadratic; a tree of
+    ``len(amount)`` two-way muxes keeps it linear. ``width`` (default ``len(value)``) is the
+    result width; bits shifted beyond it are dropped, vacated bits are zero. Every stage is a
+    named signal ``{name}_s{bit}`` in ``m`` (an unnamed nest of wide muxes converts slowly).
+    """
+    width = len(value) if width is None else width
+    result = value[:width] if len(value) >= width else Cat(value, Const(0, width - len(value)))
+    for bit in range(len(amount)):
+        step = unit << bit
+        if step >= width:
+            moved = Const(0, width)
+        else:
+            moved = (Cat(Const(0, step), result[:width - step]) if left
+                     else Cat(result[step:], Const(0, step)))
+        stage = Signal(width, name=f"{name}_s{bit}")
+        m.d.comb += stage.eq(Mux(amount[bit], moved, result))
+        result = stage
+    return result
+
+
+def _byte_mask(m, count, width_bytes, name):
     """A mask of ``count`` low bytes (``count`` in 0..width_bytes) over ``width_bytes`` bytes."""
-    ones = Const((1 << (8 * width_bytes)) - 1, 8 * width_bytes + 8)
-    return (ones >> ((width_bytes - count).as_unsigned() * 8))[:8 * width_bytes]
+    ones = Const((1 << (8 * width_bytes)) - 1, 8 * width_bytes)
+    return shift_units(m, ones, (width_bytes - count).as_unsigned()[:width_bytes.bit_length()],
+                       8, left=False, name=name)
 
 
 def row_request_layout(addr_bits, kind_bits=1):
@@ -149,7 +174,9 @@ class ReadDma(wiring.Component):
         room = bus - lo
         take = Signal(range(bus + 1))
         m.d.comb += take.eq(Mux(left < room, left, room))
-        incoming = ((axi.rdata >> (lo * 8)) & _byte_mask(take, bus))
+        incoming = Signal(8 * bus)
+        m.d.comb += incoming.eq(shift_units(m, axi.rdata, lo, 8, left=False, name="align")
+                                & _byte_mask(m, take, bus, "take_mask"))
         # A row inside one beat and one chunk, buffer empty: the beat is the chunk (no bubble).
         single = (rows.r_rdy & ~started & (fill == 0) & (take == head.nbytes)
                   & (head.nbytes <= chunk))
@@ -167,6 +194,8 @@ class ReadDma(wiring.Component):
             removed = Mux(do_emit, Mux(fill < chunk, fill, chunk), 0)
             fill_after = Signal.like(fill)
             m.d.comb += fill_after.eq(fill - removed)
+            appended = shift_units(m, incoming, fill_after, 8, left=True,
+                                   width=8 * buffer_bytes, name="append")
             m.d.comb += axi.rready.eq(rows.r_rdy & (left != 0) & (fill_after < chunk))
             shifted = Signal(8 * buffer_bytes)
             m.d.comb += shifted.eq(buf)
@@ -178,7 +207,7 @@ class ReadDma(wiring.Component):
                 m.d.comb += rows.r_en.eq(1)
             with m.Else():
                 m.d.sync += [
-                    buf.eq(shifted | Mux(r_fire, incoming << (fill_after * 8), 0)),
+                    buf.eq(shifted | Mux(r_fire, appended, 0)),
                     fill.eq(fill_after + Mux(r_fire, take, 0)),
                 ]
                 with m.If(r_fire):
@@ -277,10 +306,14 @@ class WriteDma(wiring.Component):
         w_left = Signal(ROW_BYTES_BITS + 1)
         w_count = Signal(8)  # beats already sent in the current burst
         offset = w_head.addr[:offset_bits] if offset_bits else Const(0, 1)
-        head_data = (w_head.data << (offset * 8))[:8 * span]
+        head_data = shift_units(m, w_head.data, offset, 8, left=True, width=8 * span,
+                                name="place")
         nbytes = w_head.nbytes[:self.row_bytes.bit_length()]
-        head_strb = ((Const((1 << span) - 1, span) >> (span - nbytes).as_unsigned())
-                     << offset)[:span]
+        head_strb = shift_units(
+            m, shift_units(m, Const((1 << span) - 1, span),
+                           (span - nbytes).as_unsigned()[:span.bit_length()], 1, left=False,
+                           name="strobe_len"),
+            offset, 1, left=True, name="strobe_place")
         cur_data = Mux(w_active, w_data, head_data)
         cur_strb = Mux(w_active, w_strb, head_strb)
         cur_addr = Mux(w_active, w_addr, aligned(w_head.addr))
