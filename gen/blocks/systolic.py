@@ -43,8 +43,9 @@ class SystolicConfig(Config):
     outstanding: int = param(8, doc="AXI bursts in flight per direction", min=1, max=64)
     acc_rows: int = param(256, doc="rows of C per accumulator bank (M block), two banks",
                           min=8, max=16384)
-    spad_rows: int = param(2048, doc="scratchpad bank depth in chunks of `rows` A values "
-                           "(M block x ceil(K/rows)), two banks", min=8, max=65535)
+    spad_rows: int = param(2048, doc="scratchpad capacity per buffer in chunks of `rows` A "
+                           "values (M block x ceil(K/rows)); two buffers, each split into "
+                           "line banks", min=8, max=65535)
 
     def check(self):
         if self.bus_bits // 8 > 4096:
