@@ -3,9 +3,9 @@
 ``prefill-tiny`` (4x4 int8, 64-bit AXI, 16-row M blocks) runs every shape class, bad
 descriptors and a reset in the middle of a GEMM on both simulators, with random stalls on the
 descriptor/completion streams and on every AXI channel; its bf16 variant runs the shapes on
-both simulators. Two more geometries (non-power-of-two array, 32-bit bus with one burst in
-flight; a 128-bit bus with bf16 and adder latency 2) run on Icarus only, where a build takes a
-second. The templated array core is checked against its pure-Amaranth twin on both simulators.
+both simulators. Three more geometries (non-power-of-two array, 32-bit bus with one burst in
+flight; a 128-bit bus with bf16 and adder latency 2; 16 chunks per scratchpad line and a
+scratchpad that limits K to 32) run on Icarus only, where a build takes a second. The templated array core is checked against its pure-Amaranth twin on both simulators.
 """
 
 import json
@@ -23,6 +23,7 @@ BF16_TINY = ("dtype=bf16",)
 ICARUS_GEOMETRIES = [
     ("rows=3", "cols=5", "bus_bits=32", "outstanding=1", "acc_rows=8", "spad_rows=40"),
     ("rows=4", "cols=2", "dtype=bf16", "adder_latency=2", "bus_bits=128", "acc_rows=12"),
+    ("rows=2", "cols=8", "bus_bits=256", "acc_rows=8", "spad_rows=16", "outstanding=2"),
 ]
 
 

@@ -120,10 +120,12 @@ def check_job(bench, job, record, *, index):
         f"{label}: counter cycles = {record['cycles']}, testbench counted {tb_cycles}"
 
 
-def test_shapes(config):
+def shape_list(config, max_k):
     """Shapes for the configured array (relative to rows x cols and the memories)."""
     R, C = config["rows"], config["cols"]
     kt_big = config["spad_rows"] // 2  # ceil(K/R) for which the M block shrinks
+    line_k = R * _line_chunks(config)
+    dense_k = line_k * max(1, min(4, max_k // line_k))
     return [
         (2 * R, 2 * R, 2 * C),                 # square, multiples
         (3 * R + 1, R - 1, C + 2),             # tall, K below one tile
@@ -132,7 +134,8 @@ def test_shapes(config):
         (1, 1, 1),
         (config["acc_rows"] + 5, R + 1, C - 1),  # two M blocks, edges everywhere
         (7, min(R * kt_big // 4, 400), 3),     # many K tiles
-        (config["acc_rows"] + 3, 4 * R * _line_chunks(config), C + 1),  # dense: block requests
+        # dense, K a multiple of a scratchpad line: A fetched several rows per request
+        (config["acc_rows"] + 3, dense_k, C + 1),
     ]
 
 
@@ -154,7 +157,7 @@ async def shapes(dut):
                         read_latency=int(rng.integers(0, 12)), memory_bytes=1 << 20)
     await bench.start()
     jobs, base = [], 0x1F0  # first rows straddle beats; later ones cross 4 KB boundaries
-    shapes_ = test_shapes(config)
+    shapes_ = shape_list(config, design["derived"]["max_k"])
     for index, (m, k, n) in enumerate(shapes_):
         a, b = random_operands(rng, m, k, n, config["dtype"])
         job = GemmJob(a, b, config["dtype"])
