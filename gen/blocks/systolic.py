@@ -23,7 +23,8 @@ class SystolicConfig(Config):
     #: controller is the rest (the top's own logic: sequencing agents, address generators,
     #: tokens, counters, small memories built from flops, the write-back queue)
     area_groups = {"pe array (PEs, skew, deskew)": ["__pe_", "__core_", "__delay", ".array"],
-                   "accumulate adders": [".acc_add"],
+                   "accumulate adders": ["__fp32_add_"],
+                   "memories built from flops (< 32 words)": ["__sram"],
                    "dma (AXI read/write)": [".reader", ".writer"],
                    "controller": []}
     derived = ("element_bytes", "peak_macs_per_cycle", "array_latency", "min_slot",

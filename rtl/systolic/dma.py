@@ -314,8 +314,9 @@ class WriteDma(wiring.Component):
                            (span - nbytes).as_unsigned()[:span.bit_length()], 1, left=False,
                            name="strobe_len"),
             offset, 1, left=True, name="strobe_place")
-        cur_data = Mux(w_active, w_data, head_data)
-        cur_strb = Mux(w_active, w_strb, head_strb)
+        cur_data, cur_strb = Signal(8 * span), Signal(span)
+        m.d.comb += [cur_data.eq(Mux(w_active, w_data, head_data)),
+                     cur_strb.eq(Mux(w_active, w_strb, head_strb))]
         cur_addr = Mux(w_active, w_addr, aligned(w_head.addr))
         cur_left = Mux(w_active, w_left, _beats_of_row(w_head.addr, w_head.nbytes, bus))
         next_addr = cur_addr + bus

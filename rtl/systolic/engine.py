@@ -40,7 +40,6 @@ array latency and write-back). They sum to ``cycles``.
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rtl.arith.fp32 import Fp32Add
@@ -50,6 +49,7 @@ from .axi import axi_signature
 from .core import CoreGeometry
 from .dma import ROW_BYTES_BITS, ReadDma, WriteDma
 from .pe import ACC_WIDTH
+from .sram import Sram
 
 __all__ = ["GemmEngine", "descriptor_layout", "completion_layout", "ERRORS", "DIM_BITS"]
 
@@ -342,22 +342,18 @@ class GemmEngine(wiring.Component):
 
         # -- memories --------------------------------------------------------------------
         # scratchpad: two buffers (M block parity) x q banks (chunk index within a line)
-        spads = [[Memory(shape=8 * R * es, depth=spad_lines, init=[]) for _ in range(q)]
-                 for _ in range(2)]
-        accs = [Memory(shape=C * ACC_WIDTH, depth=acc_rows, init=[]) for _ in range(2)]
+        spads = [[Sram(m, self._library, f"spad{i}_{j}", width=8 * R * es, depth=spad_lines)
+                  for j in range(q)] for i in range(2)]
+        accs = [Sram(m, self._library, f"acc{i}", width=C * ACC_WIDTH, depth=acc_rows, reads=2)
+                for i in range(2)]
         wb_bits = max(1, (R - 1).bit_length())
-        wbuf = Memory(shape=8 * C * es, depth=2 << wb_bits, init=[])
-        for i in range(2):
-            for j in range(q):
-                m.submodules[f"spad{i}_{j}"] = spads[i][j]
-            m.submodules[f"acc{i}"] = accs[i]
-        m.submodules.wbuf = wbuf
-        spad_w = [[mem.write_port() for mem in banks] for banks in spads]
-        spad_r = [[mem.read_port() for mem in banks] for banks in spads]
-        acc_w = [mem.write_port() for mem in accs]
-        acc_r = [mem.read_port() for mem in accs]      # read-modify-write
-        acc_wb = [mem.read_port() for mem in accs]     # write-back
-        wbuf_w, wbuf_r = wbuf.write_port(), wbuf.read_port()
+        wbuf = Sram(m, self._library, "wbuf", width=8 * C * es, depth=2 << wb_bits)
+        spad_w = [[mem.write for mem in banks] for banks in spads]
+        spad_r = [[mem.reads[0] for mem in banks] for banks in spads]
+        acc_w = [mem.write for mem in accs]
+        acc_r = [mem.reads[0] for mem in accs]      # read-modify-write
+        acc_wb = [mem.reads[1] for mem in accs]     # write-back
+        wbuf_w, wbuf_r = wbuf.write, wbuf.reads[0]
 
         load = _Cursor("load", dims, g)       # the weight loader's job (agent 3)
 
@@ -622,7 +618,9 @@ class GemmEngine(wiring.Component):
                      s1_tag.eq(out_tag)]
         for i in range(2):
             m.d.comb += acc_r[i].addr.eq(out_tag.row)
-        old = Mux(s1_tag.bank, acc_r[1].data, acc_r[0].data)
+        # (named: an unnamed wide Mux is emitted again for every slice taken of it)
+        old = Signal(C * ACC_WIDTH)
+        m.d.comb += old.eq(Mux(s1_tag.bank, acc_r[1].data, acc_r[0].data))
         if cfg.dtype == "int8":
             total = Cat(*[(old[c * 32:(c + 1) * 32] + s1_data[c * 32:(c + 1) * 32])[:32]
                           for c in range(C)])
@@ -632,8 +630,10 @@ class GemmEngine(wiring.Component):
         else:
             sums = []
             for c in range(C):
-                adder = Fp32Add(latency=cfg.adder_latency)
-                m.submodules[f"acc_add{c}"] = adder
+                # one fp32 adder module, converted once, placed C times
+                adder = self._library.instantiate(
+                    m, f"acc_add{c}", f"fp32_add_l{cfg.adder_latency}",
+                    lambda: Fp32Add(latency=cfg.adder_latency))
                 m.d.comb += [adder.en.eq(1), adder.a.eq(old[c * 32:(c + 1) * 32]),
                              adder.b.eq(s1_data[c * 32:(c + 1) * 32])]
                 sums.append(adder.o)
