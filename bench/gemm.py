@@ -16,8 +16,6 @@ counter must agree, ``counter_cycles``), ``ideal_cycles = ceil(M K N / (rows col
 ``roofline_utilization``, and the engine's counters: busy cycles and the stall breakdown.
 """
 
-import numpy as np
-
 from gen.errors import ConfigError, UserError
 
 from .kernel import Kernel

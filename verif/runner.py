@@ -1,8 +1,9 @@
 """Build a generated design for a simulator once, run cocotb tests on it many times.
 
 * :func:`build` compiles a :class:`gen.elaborate.Design` for ``"icarus"`` or ``"verilator"``
-  into ``build/sim/<sim>/<top>-<hash>/``. The hash covers the Verilog text, the simulator and its
-  build flags, so an unchanged design is never rebuilt; a file lock makes concurrent builds of the
+  into ``build/sim/<sim>/<top>-<hash>/``. The hash covers the Verilog text, the JSON sidecar
+  (which testbenches read from there), the simulator and its build flags, so an unchanged
+  design is never rebuilt; a file lock makes concurrent builds of the
   same design (pytest-xdist workers) wait for one another instead of racing.
 * :func:`run` runs a cocotb test module against a build in a fresh directory of its own (own
   results file), passing the design's JSON sidecar and any extra data through the environment.
@@ -154,8 +155,11 @@ def build(design, sim, *, waves=None):
     if waves is None:
         waves = os.environ.get("WAVES", "0") not in ("", "0")
     flags = VERILATOR_FLAGS if sim == "verilator" else ()
+    # the sidecar is part of the key: testbenches read it from the build directory
+    sidecar_text = json.dumps(design.sidecar, indent=2)
     key = hashlib.sha256("\0".join(
-        [_CACHE_VERSION, sim, str(waves), *flags, design.verilog]).encode()).hexdigest()[:16]
+        [_CACHE_VERSION, sim, str(waves), *flags, design.verilog, sidecar_text]
+    ).encode()).hexdigest()[:16]
     directory = build_root() / "sim" / sim / f"{design.top}-{key}"
     sidecar_path = directory / f"{design.top}.json"
     result = SimBuild(sim, directory, design.top, sidecar_path, waves)
@@ -171,7 +175,7 @@ def build(design, sim, *, waves=None):
         directory.mkdir(parents=True)
         source = directory / f"{design.top}.v"
         source.write_text(icarus_source(design.verilog) if sim == "icarus" else design.verilog)
-        sidecar_path.write_text(json.dumps(design.sidecar, indent=2))
+        sidecar_path.write_text(sidecar_text)
         _progress(f"building {design.top} for {sim} ...")
         log = directory / "build.log"
         runner = get_runner(sim)

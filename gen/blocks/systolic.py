@@ -28,8 +28,8 @@ class SystolicConfig(Config):
                    "dma (AXI read/write)": [".reader", ".writer"],
                    "controller": []}
     derived = ("element_bytes", "peak_macs_per_cycle", "array_latency", "min_slot",
-               "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes", "max_k",
-               "descriptor_words")
+               "line_chunks", "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes",
+               "max_k", "descriptor_words")
 
     rows: int = param(16, doc="PE rows (the K extent of a weight tile)", min=2, max=512)
     cols: int = param(16, doc="PE columns (the N extent of a weight tile)", min=2, max=512)
@@ -73,8 +73,16 @@ class SystolicConfig(Config):
 
     @property
     def min_slot(self):
-        """Cycles a job (one weight tile) occupies the array at least."""
-        return 2 + 1 + (1 if self.dtype == "int8" else self.adder_latency) + 1
+        """Cycles a job (one weight tile) occupies the A stream at least: the accumulator's
+        read-modify-write (read 1 + add + write 1) plus 2, so a row's update is written before
+        the next job reads it."""
+        return 1 + (1 if self.dtype == "int8" else self.adder_latency) + 1 + 2
+
+    @property
+    def line_chunks(self):
+        """Chunks of ``rows`` A values per scratchpad line (one line is written per cycle)."""
+        from rtl.systolic.engine import scratchpad_geometry
+        return scratchpad_geometry(self)[0]
 
     @property
     def scratchpad_bytes(self):
@@ -104,8 +112,8 @@ class SystolicConfig(Config):
         """The host interface: GEMM descriptor (in) and completion record (out), as 32-bit
         word maps (:mod:`gen.regmap`)."""
         from gen.regmap import register_map
-        from rtl.systolic.engine import (COUNTERS, COUNTER_DOCS, DESCRIPTOR_DOCS,
-                                         completion_layout, descriptor_layout)
+        from rtl.systolic.engine import (COUNTER_DOCS, DESCRIPTOR_DOCS, completion_layout,
+                                         descriptor_layout)
         return {"descriptor": register_map(descriptor_layout(self.addr_bits), DESCRIPTOR_DOCS),
                 "completion": register_map(completion_layout(), COUNTER_DOCS)}
 

@@ -4,7 +4,7 @@ from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .core import CoreGeometry, core_verilog, delay_verilog
+from .core import core_verilog, delay_verilog
 from .pe import ACC_WIDTH
 
 __all__ = ["SystolicArray", "array_layouts"]

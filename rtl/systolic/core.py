@@ -27,7 +27,7 @@ one bank, rows in the order R-1 first, 0 last. ``v_out`` is cleared by reset; da
 are not (they carry no state that outlives a row).
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

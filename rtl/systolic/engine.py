@@ -38,7 +38,7 @@ written back), ``stall_slot`` (padding of short jobs), ``stall_drain`` (after th
 array latency and write-back). They sum to ``cycles``.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -181,22 +181,16 @@ class GemmEngine(wiring.Component):
         return ((config.acc_rows - 1).bit_length() or 1) + 3  # row, bank, first, last
 
     @property
-    def rmw_latency(self):
-        """Accumulator read-modify-write: read (1) + add + write register."""
-        return 1 + (1 if self.config.dtype == "int8" else self.config.adder_latency) + 1
-
-    @property
     def min_slot(self):
-        """Cycles a job occupies the A stream at least (bubbles added to shorter ones)."""
-        return self.rmw_latency + 2
+        """Cycles a job occupies the A stream at least (:attr:`SystolicConfig.min_slot`)."""
+        return self.config.min_slot
 
     def elaborate(self, platform):
         m = Module()
         cfg, g = self.config, self.geometry
         R, C, es = cfg.rows, cfg.cols, cfg.element_bytes
-        EW = g.element_width
         bus = cfg.bus_bits // 8
-        acc_rows, spad_rows = cfg.acc_rows, cfg.spad_rows
+        acc_rows = cfg.acc_rows
         row_bits = (acc_rows - 1).bit_length() or 1
 
         m.submodules.array = array = SystolicArray(self._library, g)

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden.gemm import gemm
+from rtl.systolic.engine import DTYPE_CODES
+from rtl.systolic.pe import ELEMENT_WIDTH
 
 __all__ = ["GemmJob", "expected_counters", "random_operands", "GUARD"]
 
 #: Byte pattern of C's surroundings (padding between rows, bytes after the last row).
 GUARD = 0xA5
-ELEMENT_BYTES = {"int8": 1, "bf16": 2}
 
 
 def random_operands(rng, m, k, n, dtype):
@@ -60,7 +61,7 @@ class GemmJob:
         """Choose addresses from byte ``base`` on (odd offsets and padded strides unless
         ``dense``); returns the first free address after the job."""
         m, k, n = self.shape
-        es = ELEMENT_BYTES[self.dtype]
+        es = ELEMENT_WIDTH[self.dtype] // 8
 
         def region(start, rows, row_bytes):
             offset = 0 if dense else int(rng.integers(0, 64)) * es
@@ -94,7 +95,7 @@ class GemmJob:
         """The descriptor payload integer (``fields`` from the sidecar's ``desc__payload``)."""
         from verif.stream import pack
         m, k, n = self.shape
-        values = dict(m=m, k=k, n=n, dtype={"int8": 0, "bf16": 1}[self.dtype],
+        values = dict(m=m, k=k, n=n, dtype=DTYPE_CODES[self.dtype],
                       a_addr=self.a_addr, b_addr=self.b_addr, c_addr=self.c_addr,
                       lda=self.lda, ldb=self.ldb, ldc=self.ldc)
         values.update(self.extra)
@@ -119,14 +120,14 @@ class GemmJob:
         return gemm(self.a, self.b, self.dtype, rows)
 
 
-def expected_counters(config, m, k, n):
-    """What the engine's byte and busy counters must read for one GEMM (exact)."""
-    rows, cols, es = config["rows"], config["cols"], ELEMENT_BYTES[config["dtype"]]
+def expected_counters(design, m, k, n):
+    """What the engine's byte and busy counters must read for one GEMM (exact), from the
+    design's sidecar (configuration and derived figures)."""
+    config, derived = design["config"], design["derived"]
+    rows, cols, es = config["rows"], config["cols"], derived["element_bytes"]
+    q = derived["line_chunks"]
     kt = -(-k // rows)
     nt = -(-n // cols)
-    q = 1
-    while 2 * q * rows * es <= config["bus_bits"] // 8:
-        q *= 2
     mb = min(config["acc_rows"], max(1, config["spad_rows"] // q) // -(-kt // q))
     blocks = -(-m // mb)
     return {"busy_cycles": m * nt * kt, "read_bytes": m * k * es + blocks * k * n * es,

@@ -33,6 +33,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from verif.axi import AxiMemory
 from verif.stream import StreamHarness, load_design, unpack
+from rtl.systolic.engine import DTYPE_CODES
 from verif.systolic.gemm import GemmJob, expected_counters, random_operands
 
 STALL_CLASSES = ("busy_cycles", "stall_setup", "stall_weights", "stall_a", "stall_acc",
@@ -64,6 +65,15 @@ class EngineBench:
     async def start(self):
         await self.harness.start()
         cocotb.start_soon(self._watch_responses())
+
+    @classmethod
+    async def started(cls, dut, **options):
+        """The design under test's bench (``options`` as for the constructor, 1 MiB of
+        memory), stimulus seeded from ``cocotb.RANDOM_SEED``, clock running, out of reset."""
+        bench = cls(dut, load_design(), np.random.default_rng(cocotb.RANDOM_SEED),
+                    memory_bytes=1 << 20, **options)
+        await bench.start()
+        return bench
 
     async def _watch_responses(self):
         dut = self.dut
@@ -110,7 +120,7 @@ def check_job(bench, job, record, *, index):
                              f"rtl {int(got[i, j]) & 0xFFFFFFFF:#010x} golden "
                              f"{int(want[i, j]) & 0xFFFFFFFF:#010x}")
     assert guard_ok, f"{label}: the engine wrote outside C"
-    for key, value in expected_counters(bench.config, m, k, n).items():
+    for key, value in expected_counters(bench.design, m, k, n).items():
         assert record[key] == value, f"{label}: counter {key} = {record[key]}, expected {value}"
     total = sum(record[key] for key in STALL_CLASSES)
     assert total == record["cycles"], \
@@ -120,11 +130,12 @@ def check_job(bench, job, record, *, index):
         f"{label}: counter cycles = {record['cycles']}, testbench counted {tb_cycles}"
 
 
-def shape_list(config, max_k):
+def shape_list(config, derived):
     """Shapes for the configured array (relative to rows x cols and the memories)."""
     R, C = config["rows"], config["cols"]
     kt_big = config["spad_rows"] // 2  # ceil(K/R) for which the M block shrinks
-    line_k = R * _line_chunks(config)
+    max_k = derived["max_k"]
+    line_k = R * derived["line_chunks"]
     dense_k = line_k * max(1, min(4, max_k // line_k))
     return [
         (2 * R, 2 * R, 2 * C),                 # square, multiples
@@ -139,25 +150,13 @@ def shape_list(config, max_k):
     ]
 
 
-def _line_chunks(config):
-    """Chunks of R values per scratchpad line (as rtl.systolic.engine.scratchpad_geometry)."""
-    es = 1 if config["dtype"] == "int8" else 2
-    q = 1
-    while 2 * q * config["rows"] * es <= config["bus_bits"] // 8:
-        q *= 2
-    return q
-
-
 @cocotb.test()
 async def shapes(dut):
-    design = load_design()
-    config = design["config"]
-    rng = np.random.default_rng(cocotb.RANDOM_SEED)
-    bench = EngineBench(dut, design, rng, stall=0.2, axi_stall=0.2,
-                        read_latency=int(rng.integers(0, 12)), memory_bytes=1 << 20)
-    await bench.start()
+    latency = int(np.random.default_rng(cocotb.RANDOM_SEED + 1).integers(0, 12))
+    bench = await EngineBench.started(dut, stall=0.2, axi_stall=0.2, read_latency=latency)
+    design, config, rng = bench.design, bench.config, bench.rng
     jobs, base = [], 0x1F0  # first rows straddle beats; later ones cross 4 KB boundaries
-    shapes_ = shape_list(config, design["derived"]["max_k"])
+    shapes_ = shape_list(config, design["derived"])
     for index, (m, k, n) in enumerate(shapes_):
         a, b = random_operands(rng, m, k, n, config["dtype"])
         job = GemmJob(a, b, config["dtype"])
@@ -173,12 +172,8 @@ async def shapes(dut):
 
 @cocotb.test()
 async def errors(dut):
-    design = load_design()
-    config = design["config"]
-    rng = np.random.default_rng(cocotb.RANDOM_SEED)
-    bench = EngineBench(dut, design, rng, stall=0.3, axi_stall=0.0, read_latency=0,
-                        memory_bytes=1 << 20)
-    await bench.start()
+    bench = await EngineBench.started(dut, stall=0.3, axi_stall=0.0, read_latency=0)
+    design, config, rng = bench.design, bench.config, bench.rng
     dtype = config["dtype"]
     other = "bf16" if dtype == "int8" else "int8"
     a, b = random_operands(rng, 3, 5, 4, dtype)
@@ -188,7 +183,7 @@ async def errors(dut):
     max_k = design["derived"]["max_k"]
     cases = {
         "shape": GemmJob(a, b, dtype, extra={"n": 0}),
-        "dtype": GemmJob(a, b, dtype, extra={"dtype": {"int8": 0, "bf16": 1}[other]}),
+        "dtype": GemmJob(a, b, dtype, extra={"dtype": DTYPE_CODES[other]}),
     }
     if max_k < 65535:
         cases["k_too_large"] = GemmJob(a, b, dtype, extra={"k": max_k + 1})
@@ -206,12 +201,8 @@ async def errors(dut):
 
 @cocotb.test()
 async def reset(dut):
-    design = load_design()
-    config = design["config"]
-    rng = np.random.default_rng(cocotb.RANDOM_SEED)
-    bench = EngineBench(dut, design, rng, stall=0.1, axi_stall=0.1, read_latency=3,
-                        memory_bytes=1 << 20)
-    await bench.start()
+    bench = await EngineBench.started(dut, stall=0.1, axi_stall=0.1, read_latency=3)
+    config, rng = bench.config, bench.rng
     R, C = config["rows"], config["cols"]
     # long enough (several M blocks, K and N tiles) that the reset surely interrupts it
     a, b = random_operands(rng, 2 * config["acc_rows"] + 3, 4 * R, 3 * C, config["dtype"])
