@@ -5,6 +5,9 @@ Inputs ``a`` (M x K) and ``b`` (K x N): int8, or uint16 bf16 bit patterns. Outpu
 completion; ``correct`` compares it with :func:`golden.gemm.gemm` (bit-exact, the hardware's
 accumulation order).
 
+``--dataflow ws|os`` builds the engine for that dataflow (an alias of ``--set dataflow=``); an
+engine configured for both (``--set dataflow=both``) runs the GEMM weight-stationary.
+
 The memory is the AXI4 port of the preset (512 bits wide in the presets) answered by
 cocotbext-axi's AxiRam with a fixed read latency (``--read-latency``, default 32 cycles) and no
 random stalls; operands are dense (row stride = row bytes) from address 0.
@@ -43,6 +46,11 @@ class GemmKernel(Kernel):
         parser.add_argument("--read-latency", type=int, default=32, dest="read_latency",
                             help="memory read latency in cycles (default 32)")
 
+    @staticmethod
+    def run_dataflow(config):
+        """The dataflow the bench's GEMM runs in."""
+        return "os" if config.dataflow == "os" else "ws"
+
     def _check_shape(self, config, m, k, n):
         for name, value in (("--m", m), ("--k", k), ("--n", n)):
             if not 1 <= value <= _MAX_DIM:
@@ -50,6 +58,9 @@ class GemmKernel(Kernel):
         if k > config.max_k:
             raise ConfigError("--k", f"must be <= {config.max_k} (spad_rows x rows) for this "
                                      f"configuration, not {k}")
+        if self.run_dataflow(config) == "os" and k > config.os_max_k:
+            raise ConfigError("--k", f"must be <= os_max_k = {config.os_max_k} for an "
+                                     f"output-stationary GEMM, not {k}")
 
     def shape(self, args, config):
         self._check_shape(config, args.m, args.k, args.n)
@@ -83,7 +94,8 @@ class GemmKernel(Kernel):
 
     def golden(self, config, inputs):
         from golden.gemm import gemm
-        return {"c": gemm(inputs["a"], inputs["b"], config.dtype, config.rows)}
+        return {"c": gemm(inputs["a"], inputs["b"], config.dtype, config.rows,
+                          self.run_dataflow(config))}
 
     def ideal_cycles(self, config, shape):
         work = shape["m"] * shape["k"] * shape["n"]
@@ -97,7 +109,7 @@ class GemmKernel(Kernel):
         stalls = {key: measured[key] for key in (
             "stall_setup", "stall_weights", "stall_a", "stall_acc", "stall_slot", "stall_drain")}
         return {
-            "dtype": config.dtype, "dataflow": config.dataflow,
+            "dtype": config.dtype, "dataflow": self.run_dataflow(config),
             "array": f"{config.rows}x{config.cols}",
             "counter_cycles": measured["counter_cycles"],
             "busy_cycles": measured["busy_cycles"],

@@ -15,6 +15,12 @@ with exact bf16 products (``bf16_mul_exact``), then the accumulator memory adds 
 order on write: ``c = p_0``, ``c = fp32_add(c, p_1)``, ... Zero padding is part of the order
 (``x + (+0)`` turns a ``-0`` into ``+0``). int8: int32 sums wrapping modulo 2^32 (order-free).
 
+Output-stationary order (``dataflow="os"``): every output is one running sum in K order,
+``fp32_add(...fp32_add(fp32_add(+0, a[0] * b[0]), a[1] * b[1])..., a[K - 1] * b[K - 1])``
+(the PE's fp32 adder pipeline holds several outputs at once - they are interleaved in time,
+never mixed). Cycles of a tile beyond K add ``-0`` (exact identity), so no padding enters the
+order.
+
 Error bound of the bf16 model against the reference (tested): with K' = K rounded up to a
 multiple of R, ``|gemm - reference| <= K' * 2^-24 * sum_k |a_k b_k| + K' * 2^-126`` elementwise
 (each of at most K' additions rounds with relative error <= 2^-24; results below 2^-126 flush).
@@ -37,7 +43,7 @@ def _check(a, b):
         raise ValueError(f"Shapes {a.shape} and {b.shape} do not chain as (M, K) @ (K, N)")
 
 
-def gemm(a, b, dtype, rows):
+def gemm(a, b, dtype, rows, dataflow="ws"):
     """Bit-exact engine result.
 
     Parameters
@@ -46,7 +52,9 @@ def gemm(a, b, dtype, rows):
     b : (K, N) same type
     dtype : {"int8", "bf16"}
     rows : int
-        The array's rows (the K tile).
+        The array's rows (the K tile of the weight-stationary order).
+    dataflow : {"ws", "os"}
+        Accumulation order (see the module docstring).
 
     Returns
     -------
@@ -59,6 +67,12 @@ def gemm(a, b, dtype, rows):
         return total.astype(np.uint64).astype(np.uint32).view(np.int32)
     m, k = a.shape
     n = b.shape[1]
+    if dataflow == "os":
+        c = np.zeros((m, n), np.uint32)
+        for kk in range(k):
+            c = fp32_add(c, bf16_mul_exact(a[:, kk].astype(np.uint16)[:, None],
+                                           b[kk].astype(np.uint16)[None, :]))
+        return c
     kp = padded_k(k, rows)
     a = np.concatenate([a.astype(np.uint16), np.zeros((m, kp - k), np.uint16)], axis=1)
     b = np.concatenate([b.astype(np.uint16), np.zeros((kp - k, n), np.uint16)], axis=0)

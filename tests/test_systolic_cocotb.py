@@ -1,11 +1,14 @@
 """cocotb regressions of the systolic GEMM engine (``rtl/systolic``) and ``bench gemm``.
 
-``prefill-tiny`` (4x4 int8, 64-bit AXI, 16-row M blocks) runs every shape class, bad
-descriptors and a reset in the middle of a GEMM on both simulators, with random stalls on the
-descriptor/completion streams and on every AXI channel; its bf16 variant runs the shapes on
-both simulators. Three more geometries (non-power-of-two array, 32-bit bus with one burst in
-flight; a 128-bit bus with bf16 and adder latency 2; 16 chunks per scratchpad line and a
-scratchpad that limits K to 32) run on Icarus only, where a build takes a second. The templated array core is checked against its pure-Amaranth twin on both simulators.
+``prefill-tiny`` (4x4 int8, both dataflows, 64-bit AXI, 16-row M blocks) runs every shape
+class in each dataflow (alternating GEMM by GEMM), bad descriptors and a reset in the middle of
+a GEMM on both simulators, with random stalls on the descriptor/completion streams and on every
+AXI channel; its bf16 variant runs the shapes on both simulators. Three more geometries run on
+Icarus only, where a build takes a second: a non-power-of-two array with both dataflows, a
+32-bit bus with one burst in flight and an OS K limit of 20; an output-stationary-only bf16
+engine with adder latency 2 on a 128-bit bus; a weight-stationary-only engine with 16 chunks
+per scratchpad line and a scratchpad that limits K to 32. The templated array core is checked
+against its pure-Amaranth twin on both simulators, for WS-only and for both-dataflow PEs.
 """
 
 import json
@@ -21,9 +24,12 @@ from verif.systolic.equivalence import core_equivalence_design
 
 BF16_TINY = ("dtype=bf16",)
 ICARUS_GEOMETRIES = [
-    ("rows=3", "cols=5", "bus_bits=32", "outstanding=1", "acc_rows=8", "spad_rows=40"),
-    ("rows=4", "cols=2", "dtype=bf16", "adder_latency=2", "bus_bits=128", "acc_rows=12"),
-    ("rows=2", "cols=8", "bus_bits=256", "acc_rows=8", "spad_rows=16", "outstanding=2"),
+    ("rows=3", "cols=5", "bus_bits=32", "outstanding=1", "acc_rows=8", "spad_rows=40",
+     "os_max_k=20"),
+    ("rows=4", "cols=2", "dtype=bf16", "adder_latency=2", "bus_bits=128", "acc_rows=12",
+     "dataflow=os"),
+    ("rows=2", "cols=8", "bus_bits=256", "acc_rows=8", "spad_rows=16", "outstanding=2",
+     "dataflow=ws"),
 ]
 
 
@@ -46,9 +52,11 @@ def test_engine_other_geometries_icarus(overrides):
                "verif.systolic.tb_engine", testcase="shapes", name="gemm-geometry")
 
 
-@pytest.mark.parametrize("dtype,rows,cols", [("int8", 3, 4), ("bf16", 3, 2)])
-def test_core_template_equals_amaranth(dtype, rows, cols, sim):
-    design = core_equivalence_design(rows, cols, dtype, adder_latency=2)
+@pytest.mark.parametrize("dtype,rows,cols,dataflow", [("int8", 3, 4, "ws"), ("bf16", 3, 2, "ws"),
+                                                      ("int8", 3, 4, "both"),
+                                                      ("bf16", 2, 3, "both")])
+def test_core_template_equals_amaranth(dtype, rows, cols, dataflow, sim):
+    design = core_equivalence_design(rows, cols, dtype, adder_latency=2, dataflow=dataflow)
     runner.run(runner.build(design, sim), "verif.systolic.tb_core", name="core-equiv")
 
 
@@ -88,7 +96,7 @@ def test_bench_errors_are_one_line():
     cases = [
         (("--m", "0"), "--m: must be an integer in 1..65535, not 0"),
         (("--k", "300"), "--k: must be <= 256"),
-        (("--dataflow", "os"), "dataflow: must be one of 'ws', not 'os'"),
+        (("--dataflow", "is"), "argument --dataflow: invalid choice: 'is'"),
         (("--dtype", "bf16", "--set", "dtype=int8"), "--dtype: conflicts with --set dtype=int8"),
     ]
     for args, message in cases:

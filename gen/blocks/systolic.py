@@ -10,12 +10,13 @@ __all__ = ["SystolicConfig"]
 
 @dataclass(frozen=True)
 class SystolicConfig(Config):
-    """A ``rows`` x ``cols`` weight-stationary systolic array with double-buffered weights,
-    banked scratchpad and accumulator memories, an AXI4 DMA and a controller that runs whole
-    GEMMs from a descriptor (:class:`rtl.systolic.engine.GemmEngine`).
+    """A ``rows`` x ``cols`` systolic array, banked scratchpad and accumulator memories, an
+    AXI4 DMA and a controller that runs whole GEMMs from a descriptor
+    (:class:`rtl.systolic.engine.GemmEngine`).
 
-    ``dataflow``: only ``"ws"`` (weight-stationary) is implemented; the output-stationary
-    dataflow (``"os"``, and ``"both"`` chosen at run time) is not yet (docs/systolic.md).
+    ``dataflow``: ``"ws"`` weight-stationary with double-buffered weights, ``"os"``
+    output-stationary (outputs accumulate in the PEs and drain while the next tile computes),
+    or ``"both"`` (the descriptor chooses per GEMM; the PEs carry both datapaths).
     """
 
     block = "systolic"
@@ -27,13 +28,15 @@ class SystolicConfig(Config):
                    "memories built from flops (< 32 words)": ["__sram"],
                    "dma (AXI read/write)": [".reader", ".writer"],
                    "controller": []}
-    derived = ("element_bytes", "peak_macs_per_cycle", "array_latency", "min_slot",
+    derived = ("element_bytes", "peak_macs_per_cycle", "array_latency", "os_latency",
+               "os_interleave", "os_block_rows", "min_slot",
                "line_chunks", "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes",
                "max_k", "descriptor_words")
 
     rows: int = param(16, doc="PE rows (the K extent of a weight tile)", min=2, max=512)
     cols: int = param(16, doc="PE columns (the N extent of a weight tile)", min=2, max=512)
-    dataflow: str = param("ws", doc="dataflow: weight-stationary", choices=("ws",))
+    dataflow: str = param("ws", doc="dataflow: weight-stationary, output-stationary, or both "
+                          "(chosen per GEMM)", choices=("ws", "os", "both"))
     dtype: str = param("int8", doc="operands (int8 -> int32, bf16 -> fp32 accumulation)",
                        choices=("int8", "bf16"))
     adder_latency: int = param(3, doc="fp32 adder pipeline stages (bf16 PEs and accumulator)",
@@ -47,6 +50,10 @@ class SystolicConfig(Config):
     spad_rows: int = param(2048, doc="scratchpad capacity per buffer in chunks of `rows` A "
                            "values (M block x ceil(K/rows)); two buffers, each split into "
                            "line banks", min=8, max=65535)
+
+    os_max_k: int = param(256, doc="largest K of an output-stationary GEMM (sizes the weight "
+                          "buffer: 2 slots x os_max_k x os_interleave words of `cols` values; "
+                          "unused when dataflow is ws)", min=1, max=65535)
 
     def check(self):
         if self.bus_bits // 8 > 4096:
@@ -64,12 +71,30 @@ class SystolicConfig(Config):
         from rtl.systolic.core import CoreGeometry
         from rtl.systolic.engine import GemmEngine
         return CoreGeometry(self.rows, self.cols, self.dtype, adder_latency=self.adder_latency,
-                            tag_width=GemmEngine._tag_width(self))
+                            tag_width=GemmEngine._tag_width(self), dataflow=self.dataflow)
 
     @property
     def array_latency(self):
-        """Cycles from an A row entering the array to its result row leaving it."""
+        """WS: cycles from an A row entering the array to its result row leaving it."""
         return self.geometry().latency
+
+    @property
+    def os_latency(self):
+        """OS: cycles from a tile's first A value in row 0 to the previous tile's first result."""
+        return self.geometry().os_latency
+
+    @property
+    def os_interleave(self):
+        """OS: outputs each PE accumulates at once (1 for int8, the adder latency for bf16); an
+        OS N tile is ``cols * os_interleave`` columns."""
+        return self.geometry().interleave
+
+    @property
+    def os_block_rows(self):
+        """OS: most rows of an M block (``acc_rows // os_interleave``, rounded down to a
+        multiple of ``rows`` when at least ``rows``); the scratchpad may allow fewer."""
+        cap = self.acc_rows // self.os_interleave
+        return cap - cap % self.rows if cap >= self.rows else cap
 
     @property
     def min_slot(self):
@@ -94,7 +119,11 @@ class SystolicConfig(Config):
 
     @property
     def weight_buffer_bytes(self):
-        return 2 * self.rows * self.cols * self.element_bytes
+        words = self.rows
+        if self.dataflow != "ws":
+            words = max(words, self.os_max_k * self.os_interleave)
+        depth = 1 << max(1, (words - 1).bit_length())
+        return 2 * depth * self.cols * self.element_bytes
 
     @property
     def max_k(self):

@@ -13,7 +13,7 @@ __all__ = ["SystolicArray", "array_layouts"]
 def array_layouts(geometry):
     """Payload layouts ``(a, w, o)`` of the array's three streams."""
     g = geometry
-    a = data.StructLayout({"data": data.ArrayLayout(g.element_width, g.rows), "sel": 1,
+    a = data.StructLayout({"data": data.ArrayLayout(g.element_width, g.rows), "sel": g.rows,
                            "tag": g.tag_width})
     w = data.StructLayout({"data": data.ArrayLayout(g.element_width, g.cols), "bank": 1})
     o = data.StructLayout({"data": data.ArrayLayout(ACC_WIDTH, g.cols), "tag": g.tag_width})
@@ -21,19 +21,26 @@ def array_layouts(geometry):
 
 
 class SystolicArray(wiring.Component):
-    """A ``rows`` x ``cols`` weight-stationary array with double-buffered weights.
+    """A ``rows`` x ``cols`` array (:mod:`.core`): weight-stationary with double-buffered
+    weights, output-stationary, or both (then ``os`` selects; hold it for a whole GEMM).
 
-    Streams (the array never stalls: ``a.ready`` and ``w.ready`` are always 1, and ``o`` must be
+    Weight-stationary streams (the array never stalls: ``a.ready`` and ``w.ready`` are always 1, and ``o`` must be
     accepted when valid - its ``ready`` is ignored; upstream logic reserves room downstream):
 
     ``a``  one row of A per beat: ``data[r]`` enters mesh row r (the K index within the tile),
-           ``sel`` the weight bank it multiplies, ``tag`` carried to the result unchanged.
+           ``sel[r]`` the weight bank it multiplies (the same for every r), ``tag`` carried to
+           the result unchanged.
     ``w``  one weight row per beat, shifted into bank ``bank`` of every column. A tile is R
            beats, the row for mesh row R-1 first. The caller must not shift a bank that rows
            still in flight use (a bank is free ``latency`` cycles after its last A row).
     ``o``  ``data[c] = sum_r a[r] * W_bank[r][c]``, accumulated from r = 0 down, starting at
            zero (int8: int32 wrapping; bf16: ``fp32_add(psum, bf16_mul_exact(a, w))`` in row
            order), exactly ``latency`` cycles after the A beat.
+
+    Output-stationary (see :mod:`.core` for the timing): ``a.data[r]`` / ``a.sel[r]`` (first
+    K step of a tile) enter row r directly, already skewed by the caller; ``w`` carries a row
+    of B every cycle (``valid`` = 1, ``bank`` = 0); ``a.valid`` / ``a.tag`` announce result
+    rows ``os_latency`` cycles ahead.
 
     The core is emitted as templated Verilog (:mod:`.core`) into ``library``.
     """
@@ -42,31 +49,35 @@ class SystolicArray(wiring.Component):
         self.geometry = geometry
         self._library = library
         a, w, o = array_layouts(geometry)
-        super().__init__({"a": In(stream.Signature(a)), "w": In(stream.Signature(w)),
-                          "o": Out(stream.Signature(o))})
+        members = {"a": In(stream.Signature(a)), "w": In(stream.Signature(w)),
+                   "o": Out(stream.Signature(o))}
+        if geometry.dataflow == "both":
+            members["os"] = In(1)
+        super().__init__(members)
 
     @property
     def latency(self):
-        """Cycles from an accepted ``a`` beat to its ``o`` beat."""
+        """WS: cycles from an accepted ``a`` beat to its ``o`` beat."""
         return self.geometry.latency
 
     def elaborate(self, platform):
         m = Module()
         g, library = self.geometry, self._library
-        pe_key = f"pe_{g.dtype}" + (f"_l{g.adder_latency}" if g.dtype == "bf16" else "")
+        pe_key = g.pe_key
         pe_name = library.define(pe_key, g.make_pe, instances=g.rows * g.cols)
         delay_name = library.define("delay", verilog=delay_verilog(f"{library.prefix}__delay"))
         core_key = f"core_{g.rows}x{g.cols}_{pe_key}_t{g.tag_width}"
+        mode = {"i_os": self.os} if g.dataflow == "both" else {}
         core_name = library.define(core_key, verilog=core_verilog(
             f"{library.prefix}__{core_key}", g, pe_name, delay_name), instances=1)
         m.d.comb += [self.a.ready.eq(1), self.w.ready.eq(1)]
         m.submodules.core = Instance(
             core_name,
             i_clk=ClockSignal(), i_rst=ResetSignal(),
-            i_a_in=self.a.payload.data.as_value(), i_sel_in=self.a.payload.sel.replicate(g.rows),
+            i_a_in=self.a.payload.data.as_value(), i_sel_in=self.a.payload.sel,
             i_v_in=self.a.valid, i_tag_in=self.a.payload.tag,
             i_w_in=self.w.payload.data.as_value(), i_w_shift=self.w.valid,
             i_w_bank=self.w.payload.bank,
             o_psum_out=self.o.payload.data.as_value(), o_v_out=self.o.valid,
-            o_tag_out=self.o.payload.tag)
+            o_tag_out=self.o.payload.tag, **mode)
         return m

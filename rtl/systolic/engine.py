@@ -1,4 +1,5 @@
-"""The GEMM engine: ``C = A @ B`` from off-package memory, on a weight-stationary array.
+"""The GEMM engine: ``C = A @ B`` from off-package memory, on a systolic array that is
+weight-stationary (WS), output-stationary (OS) or both (the descriptor chooses per GEMM).
 
 Host interface: a descriptor stream ``desc`` (one GEMM per beat, :data:`descriptor_layout`) and
 a completion stream ``done`` (one beat per GEMM: performance counters and an error code,
@@ -29,13 +30,31 @@ before the next job touches the same row).
 Accumulation order (bf16): see :mod:`golden.gemm` - column sums from row 0 down in the array
 per K tile, then ``fp32_add`` of the tiles in K order on write.
 
+Output-stationary schedule (I = ``interleave``: 1 for int8, the adder latency for bf16; an OS
+N tile is C * I columns, column ``c + C * u`` computed by PE column c as its output ``u``)::
+
+    for each M block of mb rows (mb <= acc_rows // I):
+        for each N tile (C * I columns):            # B slab: all K rows -> weight buffer slot
+            for each M tile (R rows of the block):  # one *job*: ceil(K / R) * R * I cycles
+                row r of the array streams A[m0 + r, 0:K] (each value for I cycles), B rows
+                stream down the columns (I words of C values per K step); every PE keeps its
+                I outputs in place and drains the previous job's while this one computes
+            write the N tile back (I sub-tiles of C columns)
+
+Row r's A values come from a per-row serializer, loaded with R values (one scratchpad chunk)
+at a time, row r one cycle after row r - 1 (the skew for free). The results of a job leave
+the array while the next job (or, after the last, a flush) runs and are written into the
+accumulator bank unchanged (each OS output is one running sum in K order, :mod:`golden.gemm`).
+
 Performance counters (per GEMM, in the completion beat): ``cycles`` (descriptor accepted to
-last write response), ``busy_cycles`` (cycles an A row entered the array), bytes read and
+last write response), ``busy_cycles`` (cycles an A row entered the array; OS: cycles of a job's
+first K steps, not its padding), bytes read and
 written (row data), and every other cycle classified by what the A stream waited for:
-``stall_setup`` (before the first row: address setup, first loads), ``stall_weights``,
-``stall_a`` (A rows not yet in the scratchpad), ``stall_acc`` (accumulator bank not yet
-written back), ``stall_slot`` (padding of short jobs), ``stall_drain`` (after the last row:
-array latency and write-back). They sum to ``cycles``.
+``stall_setup`` (before the first row: address setup, first loads), ``stall_weights`` (OS:
+the B slab), ``stall_a`` (A rows not yet in the scratchpad), ``stall_acc`` (accumulator bank
+not yet written back), ``stall_slot`` (padding of short jobs; OS: K padding to a multiple of R
+and frame alignment), ``stall_drain`` (after the last row: array latency, OS flush and
+write-back). They sum to ``cycles``.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -48,16 +67,18 @@ from .array import SystolicArray
 from .axi import axi_signature
 from .core import CoreGeometry
 from .dma import ROW_BYTES_BITS, ReadDma, WriteDma
-from .pe import ACC_WIDTH
+from .pe import ACC_WIDTH, ZERO_A
 from .sram import Sram
 
-__all__ = ["GemmEngine", "descriptor_layout", "completion_layout", "ERRORS", "DIM_BITS"]
+__all__ = ["GemmEngine", "descriptor_layout", "completion_layout", "tag_layout", "ERRORS",
+           "DIM_BITS", "DTYPE_CODES", "DATAFLOW_CODES"]
 
 #: Width of M, K and N in a descriptor.
 DIM_BITS = 16
 DTYPE_CODES = {"int8": 0, "bf16": 1}
+DATAFLOW_CODES = {"ws": 0, "os": 1}
 #: Error codes of the completion beat (bit flags).
-ERRORS = {"dtype": 1, "shape": 2, "k_too_large": 4}
+ERRORS = {"dtype": 1, "shape": 2, "k_too_large": 4, "dataflow": 8}
 COUNTERS = ("cycles", "busy_cycles", "read_bytes", "write_bytes", "stall_setup",
             "stall_weights", "stall_a", "stall_acc", "stall_slot", "stall_drain")
 
@@ -65,6 +86,7 @@ COUNTERS = ("cycles", "busy_cycles", "read_bytes", "write_bytes", "stall_setup",
 DESCRIPTOR_DOCS = {
     "m": "rows of A and C (1..65535)", "k": "columns of A, rows of B", "n": "columns of B and C",
     "dtype": "0 int8 (C int32), 1 bf16 (C fp32); must match the configured dtype",
+    "dataflow": "0 weight-stationary, 1 output-stationary; must be one the engine was built for",
     "a_addr": "byte address of A[0][0]", "b_addr": "byte address of B[0][0]",
     "c_addr": "byte address of C[0][0]", "lda": "bytes from A[i][0] to A[i+1][0]",
     "ldb": "bytes from B[i][0] to B[i+1][0]", "ldc": "bytes from C[i][0] to C[i+1][0]",
@@ -78,14 +100,16 @@ COUNTER_DOCS = {
     "stall_acc": "waiting for an accumulator bank to be written back",
     "stall_slot": "bubbles after jobs shorter than min_slot",
     "stall_drain": "after the last A row: array drain and write-back",
-    "error": "0 ok; 1 dtype mismatch, 2 zero dimension, 4 K too large for the scratchpad",
+    "error": "0 ok; 1 dtype mismatch, 2 zero dimension, 4 K too large for the scratchpad "
+             "(OS: or above os_max_k), 8 dataflow not built",
 }
 
 
 def descriptor_layout(addr_bits):
-    """One GEMM: shape, dtype code (0 int8, 1 bf16), base addresses and row strides (bytes)."""
+    """One GEMM: shape, dtype code (0 int8, 1 bf16), dataflow code (0 WS, 1 OS), base
+    addresses and row strides (bytes)."""
     return data.StructLayout({
-        "m": DIM_BITS, "k": DIM_BITS, "n": DIM_BITS, "dtype": DIM_BITS,
+        "m": DIM_BITS, "k": DIM_BITS, "n": DIM_BITS, "dtype": DIM_BITS, "dataflow": 32,
         "a_addr": addr_bits, "b_addr": addr_bits, "c_addr": addr_bits,
         "lda": addr_bits, "ldb": addr_bits, "ldc": addr_bits,
     })
@@ -94,6 +118,14 @@ def descriptor_layout(addr_bits):
 def completion_layout():
     """Counters (32 bits each, :data:`COUNTERS` order) and the error flags (:data:`ERRORS`)."""
     return data.StructLayout({**{name: 32 for name in COUNTERS}, "error": 32})
+
+
+def tag_layout(acc_rows):
+    """What travels with an A row (WS) or announces a result row (OS) through the array:
+    accumulator ``row`` and ``bank``, ``first`` (write, do not add), ``last`` (the row's final
+    value), ``write`` (OS: the row is inside C) and ``end`` (OS: the N tile's last result)."""
+    return data.StructLayout({"row": (acc_rows - 1).bit_length() or 1, "bank": 1, "first": 1,
+                              "last": 1, "write": 1, "end": 1})
 
 
 def scratchpad_geometry(config):
@@ -112,14 +144,15 @@ def _min(a, b):
 
 
 class _Cursor:
-    """Position in the job sequence (M block -> N tile -> K tile), one per agent.
+    """Position in the job sequence (M block -> N tile -> K tile), one per agent. A K tile is
+    ``kstep`` rows (WS: R; OS: all of K), an N tile ``nstep`` columns (WS: C; OS: C * I).
 
     ``rows`` (rows of the current M block), ``nvalid`` (columns of the N tile), ``kvalid``
     (rows of the K tile) and the ``last_*`` flags are combinational; :meth:`advance_job`
     returns the statements that move to the next job.
     """
 
-    def __init__(self, name, dims, geometry):
+    def __init__(self, name, dims, kstep, nstep):
         self.m_left = Signal(DIM_BITS + 1, name=f"{name}_m_left")
         self.n_left = Signal(DIM_BITS + 1, name=f"{name}_n_left")
         self.k_left = Signal(DIM_BITS + 1, name=f"{name}_k_left")
@@ -127,13 +160,12 @@ class _Cursor:
         self.n_parity = Signal(name=f"{name}_n_parity")    # N tile parity (accumulator bank)
         self.m_parity = Signal(name=f"{name}_m_parity")    # M block parity (scratchpad bank)
         self.done = Signal(name=f"{name}_done")
-        self._dims, self._g = dims, geometry
-        R, C = geometry.rows, geometry.cols
+        self._dims, self._kstep, self._nstep = dims, kstep, nstep
         self.rows = _min(self.m_left, dims["mb"])
-        self.nvalid = _min(self.n_left, C)
-        self.kvalid = _min(self.k_left, R)
-        self.last_k = self.k_left <= R
-        self.last_n = self.n_left <= C
+        self.nvalid = _min(self.n_left, nstep)
+        self.kvalid = _min(self.k_left, kstep)
+        self.last_k = self.k_left <= kstep
+        self.last_n = self.n_left <= nstep
         self.last_m = self.m_left <= dims["mb"]
         self.first_k = self.k_left == dims["k"]
 
@@ -145,7 +177,7 @@ class _Cursor:
     def step(self, m):
         """Move to the next job (under the caller's ``m.If``): next K tile; after the last,
         the next N tile; after the last, the next M block; after the last, ``done``."""
-        R, C, d = self._g.rows, self._g.cols, self._dims
+        R, C, d = self._kstep, self._nstep, self._dims
         m.d.sync += self.parity.eq(~self.parity)
         with m.If(~self.last_k):
             m.d.sync += self.k_left.eq(self.k_left - R)
@@ -169,7 +201,8 @@ class GemmEngine(wiring.Component):
         self._library = library
         self.geometry = CoreGeometry(config.rows, config.cols, config.dtype,
                                      adder_latency=config.adder_latency,
-                                     tag_width=self._tag_width(config))
+                                     tag_width=self._tag_width(config),
+                                     dataflow=config.dataflow)
         super().__init__({
             "desc": In(stream.Signature(descriptor_layout(config.addr_bits))),
             "done": Out(stream.Signature(completion_layout())),
@@ -178,7 +211,7 @@ class GemmEngine(wiring.Component):
 
     @staticmethod
     def _tag_width(config):
-        return ((config.acc_rows - 1).bit_length() or 1) + 3  # row, bank, first, last
+        return tag_layout(config.acc_rows).size
 
     @property
     def min_slot(self):
@@ -191,7 +224,7 @@ class GemmEngine(wiring.Component):
         R, C, es = cfg.rows, cfg.cols, cfg.element_bytes
         bus = cfg.bus_bits // 8
         acc_rows = cfg.acc_rows
-        row_bits = (acc_rows - 1).bit_length() or 1
+        I = g.interleave if g.has_os else 1
 
         m.submodules.array = array = SystolicArray(self._library, g)
         q, line_bytes, spad_lines = scratchpad_geometry(cfg)
@@ -218,6 +251,15 @@ class GemmEngine(wiring.Component):
         merge_rows = Signal(range(acc_rows + 1))  # rows per request (requests <= 16 beats)
         error = Signal(32)
         running = Signal()
+        # the dataflow of the current GEMM (a constant unless the engine is built for both)
+        os_mode = Signal(init=int(cfg.dataflow == "os"))
+        supported = {"ws": (0,), "os": (1,), "both": (0, 1)}[cfg.dataflow]
+        # K extent of a job and N extent of a tile, for the cursors
+        kstep = Mux(os_mode, d.k, R) if g.has_os else R
+        nstep = Mux(os_mode, C * I, C) if g.has_os else C
+        # OS: M blocks of at most acc_rows // I rows (I sub-tiles per accumulator bank), a
+        # multiple of R where possible (every job then has R rows)
+        os_mb_cap = cfg.os_block_rows if g.has_os else acc_rows
         counters = {name: Signal(32, name=f"count_{name}") for name in COUNTERS}
         dims = {"m": d.m, "n": d.n, "k": d.k, "mb": mb}
         # restoring divider, used for ceil(K / R) then spad_lines // ceil(kt / q)
@@ -245,12 +287,17 @@ class GemmEngine(wiring.Component):
                 with m.If(self.desc.valid):
                     p = self.desc.payload
                     m.d.sync += [d.eq(p), error.eq(0)]
+                    if cfg.dataflow == "both":
+                        m.d.sync += os_mode.eq(p.dataflow[0])
                     m.d.sync += [c.eq(0) for c in counters.values()]
                     with m.If((p.m == 0) | (p.k == 0) | (p.n == 0)):
                         m.d.sync += error.eq(ERRORS["shape"])
                         m.next = "DONE"
                     with m.Elif(p.dtype != DTYPE_CODES[cfg.dtype]):
                         m.d.sync += error.eq(ERRORS["dtype"])
+                        m.next = "DONE"
+                    with m.Elif(~Cat(*[p.dataflow == code for code in supported]).any()):
+                        m.d.sync += error.eq(ERRORS["dataflow"])
                         m.next = "DONE"
                     with m.Else():
                         if R & (R - 1) == 0:  # ceil(K / R) is a shift
@@ -276,12 +323,14 @@ class GemmEngine(wiring.Component):
                         if state == "DIV_KT":
                             m.d.sync += setup_mb(quo)
                         else:
-                            m.d.sync += mb.eq(_min(quo, acc_rows))
+                            cap = Mux(os_mode, os_mb_cap, acc_rows) if g.has_os else acc_rows
+                            m.d.sync += mb.eq(_min(quo, cap))
                         m.next = then
             with m.State("CHECK"):
                 m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
                 m.d.sync += counters["stall_setup"].eq(counters["stall_setup"] + 1)
-                with m.If(mb == 0):
+                too_large = (mb == 0) | (os_mode & (d.k > cfg.os_max_k)) if g.has_os else mb == 0
+                with m.If(too_large):
                     m.d.sync += error.eq(ERRORS["k_too_large"])
                     m.next = "DONE"
                 with m.Else():
@@ -328,10 +377,11 @@ class GemmEngine(wiring.Component):
         acc_free = Signal(2, init=0b11)       # accumulator bank may take a new N tile
         # rows of the N tile in each accumulator bank whose final value is written
         final_rows = [Signal(range(acc_rows + 1), name=f"final_rows{i}") for i in range(2)]
+        tile_done = Signal(2)                 # OS: every result of the bank's N tile written
         with m.If(start):
             m.d.sync += [spad_free.eq(0b11), slot_full.eq(0), bank_free.eq(0b11),
                          bank_loaded.eq(0), acc_free.eq(0b11), final_rows[0].eq(0),
-                         final_rows[1].eq(0),
+                         final_rows[1].eq(0), tile_done.eq(0),
                          rows_loaded[0].eq(0), rows_loaded[1].eq(0)]
 
         # -- memories --------------------------------------------------------------------
@@ -340,7 +390,9 @@ class GemmEngine(wiring.Component):
                   for j in range(q)] for i in range(2)]
         accs = [Sram(m, self._library, f"acc{i}", width=C * ACC_WIDTH, depth=acc_rows, reads=2)
                 for i in range(2)]
-        wb_bits = max(1, (R - 1).bit_length())
+        # weight buffer: two slots of R rows of B (WS) or of K rows x I words (OS B slab)
+        slot_words = max(R, cfg.os_max_k * I) if g.has_os else R
+        wb_bits = max(1, (slot_words - 1).bit_length())
         wbuf = Sram(m, self._library, "wbuf", width=8 * C * es, depth=2 << wb_bits)
         spad_w = [[mem.write for mem in banks] for banks in spads]
         spad_r = [[mem.reads[0] for mem in banks] for banks in spads]
@@ -349,11 +401,15 @@ class GemmEngine(wiring.Component):
         acc_wb = [mem.reads[1] for mem in accs]     # write-back
         wbuf_w, wbuf_r = wbuf.write, wbuf.reads[0]
 
-        load = _Cursor("load", dims, g)       # the weight loader's job (agent 3)
+        # the job whose B rows are consumed next: the weight loader's (WS, agent 3) or the
+        # OS feed's (agent 4b)
+        load = _Cursor("load", dims, kstep, nstep)
+        ofeed = _Cursor("ofeed", dims, kstep, nstep)
+        consumer = Mux(os_mode, ofeed.parity, load.parity)
 
         # -- agent 1: requests (B rows the loader waits for, A rows, B rows ahead) ----------
-        fetch_b = _Cursor("fetch_b", dims, g)
-        b_row = Signal(range(R + 1))
+        fetch_b = _Cursor("fetch_b", dims, kstep, nstep)
+        b_row = Signal(DIM_BITS + 1)
         b_kbase = Signal(cfg.addr_bits)       # address of B row t*R
         b_noff = Signal(cfg.addr_bits)        # byte offset of column n0
         b_ptr = Signal(cfg.addr_bits)
@@ -377,7 +433,7 @@ class GemmEngine(wiring.Component):
         holding, held_b = Signal(), Signal()
         pick_b = Signal()
         # B rows the loader waits for come first, then A rows, then B rows of the job after
-        b_urgent = fetch_b.parity == load.parity
+        b_urgent = fetch_b.parity == consumer
         m.d.comb += pick_b.eq(Mux(holding, held_b, want_b & (b_urgent | ~want_a)))
         m.d.sync += [holding.eq(req.valid & ~req.ready & ~start), held_b.eq(pick_b)]
         a_req_rows = Signal(range(acc_rows + 1))
@@ -410,7 +466,7 @@ class GemmEngine(wiring.Component):
                     with m.Else():
                         m.d.sync += b_kbase.eq(d.b_addr)
                         with m.If(~fetch_b.last_n):
-                            m.d.sync += b_noff.eq(b_noff + C * es)
+                            m.d.sync += b_noff.eq(b_noff + nstep * es)
                         with m.Else():
                             m.d.sync += b_noff.eq(0)
                 with m.Else():
@@ -432,8 +488,10 @@ class GemmEngine(wiring.Component):
         # -- agent 2: chunks from the reader into the scratchpad and the weight buffer ------
         chunk = reader.o
         m.d.comb += chunk.ready.eq(1)
-        fill_b = _Cursor("fill_b", dims, g)
-        wb_row = Signal(range(R + 1))
+        fill_b = _Cursor("fill_b", dims, kstep, nstep)
+        wb_row = Signal(DIM_BITS + 1)           # row of B within the job
+        wb_word = Signal(wb_bits)               # word within the slot (OS: row * I + sub-tile)
+        wb_row_word = Signal(wb_bits)           # first word of the row
         fill_a_left = Signal(DIM_BITS + 1)
         fill_a_row = Signal(range(acc_rows + 1))
         fill_a_addr = Signal(range(spad_lines + 1))  # line l of row i: l * mb + i
@@ -441,7 +499,8 @@ class GemmEngine(wiring.Component):
         fill_a_parity = Signal()
         fill_a_rows = _min(fill_a_left, mb)
         with m.If(start):
-            m.d.sync += fill_b.reset() + [wb_row.eq(0), fill_a_left.eq(d.m), fill_a_row.eq(0),
+            m.d.sync += fill_b.reset() + [wb_row.eq(0), wb_word.eq(0), wb_row_word.eq(0),
+                                          fill_a_left.eq(d.m), fill_a_row.eq(0),
                                           fill_a_addr.eq(0), fill_a_parity.eq(0),
                                           fill_line.eq(0)]
         chunk_bits = 8 * R * es
@@ -455,7 +514,7 @@ class GemmEngine(wiring.Component):
                                                                      (j + 1) * chunk_bits]),
                              spad_w[i][j].en.eq(chunk.valid & (chunk.payload.kind == 0)
                                                 & (fill_a_parity == i))]
-        m.d.comb += [wbuf_w.addr.eq(Cat(wb_row[:wb_bits], fill_b.parity)),
+        m.d.comb += [wbuf_w.addr.eq(Cat(wb_word, fill_b.parity)),
                      wbuf_w.data.eq(chunk.payload.data),
                      wbuf_w.en.eq(chunk.valid & (chunk.payload.kind == 1))]
         with m.If(chunk.valid & (chunk.payload.kind == 0)):
@@ -472,13 +531,20 @@ class GemmEngine(wiring.Component):
                     m.d.sync += [fill_a_row.eq(fill_a_row + 1), fill_a_addr.eq(fill_a_row + 1)]
             with m.Else():
                 m.d.sync += [fill_a_addr.eq(fill_a_addr + mb), fill_line.eq(fill_line + 1)]
+        # a row of B is one chunk (WS) or up to I chunks of C values (OS: row k's sub-tile u
+        # goes to word k * I + u; words of sub-tiles beyond N are never written nor used)
+        words_per_row = Mux(os_mode, I, 1) if g.has_os else 1
         with m.If(chunk.valid & (chunk.payload.kind == 1)):
-            with m.If(wb_row == fill_b.kvalid - 1):
-                m.d.sync += [wb_row.eq(0), slot_full.bit_select(fill_b.parity, 1).eq(1)]
+            with m.If(~chunk.payload.last):
+                m.d.sync += wb_word.eq(wb_word + 1)
+            with m.Elif(wb_row == fill_b.kvalid - 1):
+                m.d.sync += [wb_row.eq(0), wb_word.eq(0), wb_row_word.eq(0),
+                             slot_full.bit_select(fill_b.parity, 1).eq(1)]
                 m.d.sync += slot_rows.word_select(fill_b.parity, DIM_BITS + 1).eq(fill_b.kvalid)
                 fill_b.step(m)
             with m.Else():
-                m.d.sync += wb_row.eq(wb_row + 1)
+                m.d.sync += [wb_row.eq(wb_row + 1), wb_word.eq(wb_row_word + words_per_row),
+                             wb_row_word.eq(wb_row_word + words_per_row)]
 
         # -- agent 3: weight loader (bank = job parity), rows R-1 .. 0 ------------------------
         shift = Signal(range(R + 1))
@@ -487,10 +553,12 @@ class GemmEngine(wiring.Component):
         w_valid, w_zero, w_bank, w_final = Signal(), Signal(), Signal(), Signal()
         with m.If(start):
             m.d.sync += load.reset() + [shift.eq(0), loading.eq(0)]
-        can_load = (running & ~load.done & bank_free.bit_select(load.parity, 1)
+        can_load = (running & ~os_mode & ~load.done & bank_free.bit_select(load.parity, 1)
                     & slot_full.bit_select(load.parity, 1))
-        row_index = R - 1 - shift  # mesh row being loaded
-        m.d.comb += wbuf_r.addr.eq(Cat(row_index[:wb_bits], load.parity))
+        row_index = Signal(wb_bits)  # mesh row being loaded
+        m.d.comb += row_index.eq(R - 1 - shift)
+        with m.If(~os_mode):
+            m.d.comb += wbuf_r.addr.eq(Cat(row_index, load.parity))
         m.d.sync += [w_valid.eq(0), w_final.eq(0)]
         with m.If(can_load | loading):
             m.d.sync += [w_valid.eq(1), w_zero.eq(row_index >= kvalid_l), w_bank.eq(load.parity),
@@ -501,13 +569,14 @@ class GemmEngine(wiring.Component):
                 m.d.sync += slot_full.bit_select(load.parity, 1).eq(0)
                 m.d.sync += b_slot_busy.bit_select(load.parity, 1).eq(0)
                 load.step(m)
-        m.d.comb += [array.w.valid.eq(w_valid), array.w.payload.bank.eq(w_bank),
-                     array.w.payload.data.eq(Mux(w_zero, 0, wbuf_r.data))]
+        ws_w_data = Signal(8 * C * es)
+        m.d.comb += ws_w_data.eq(Mux(w_zero, 0, wbuf_r.data))
+        ws_drive = {"w.valid": w_valid, "w.bank": w_bank, "w.data": ws_w_data}
         with m.If(w_final):
             m.d.sync += bank_loaded.bit_select(w_bank, 1).eq(1)
 
         # -- agent 4: the A stream (scratchpad -> array) -------------------------------------
-        feed = _Cursor("feed", dims, g)
+        feed = _Cursor("feed", dims, kstep, nstep)
         row = Signal(range(acc_rows + 1))
         slot = Signal(range(self.min_slot + 1))
         t_base = Signal(range(spad_lines + 1))   # (t // q) * mb
@@ -520,15 +589,16 @@ class GemmEngine(wiring.Component):
         have_row = Mux(feed.m_parity, rows_loaded[1] > row, rows_loaded[0] > row)
         have_acc = n_claimed | acc_free.bit_select(feed.n_parity, 1)
         in_rows = row < feed.rows
-        issue = running & ~feed.done & in_rows & have_bank & have_row & have_acc
-        for i in range(2):
-            for j in range(q):
-                m.d.comb += spad_r[i][j].addr.eq(t_base + row)
+        issue = running & ~os_mode & ~feed.done & in_rows & have_bank & have_row & have_acc
+        with m.If(~os_mode):
+            for i in range(2):
+                for j in range(q):
+                    m.d.comb += spad_r[i][j].addr.eq(t_base + row)
         a_valid, a_parity_r, a_tag = Signal(), Signal(), Signal(self._tag_width(cfg))
-        tag_layout = data.StructLayout({"row": row_bits, "bank": 1, "first": 1, "last": 1})
-        tag = Signal(tag_layout)
+        tags = tag_layout(acc_rows)
+        tag = Signal(tags)
         m.d.comb += [tag.row.eq(row), tag.bank.eq(feed.n_parity), tag.first.eq(feed.first_k),
-                     tag.last.eq(feed.last_k)]
+                     tag.last.eq(feed.last_k), tag.write.eq(1)]
         m.d.sync += [a_valid.eq(issue), a_parity_r.eq(feed.parity), a_tag.eq(tag.as_value())]
         spad_parity_r, t_sub_r = Signal(), Signal.like(t_sub)
         m.d.sync += [spad_parity_r.eq(feed.m_parity), t_sub_r.eq(t_sub)]
@@ -537,9 +607,8 @@ class GemmEngine(wiring.Component):
             for j in range(q):
                 with m.If((spad_parity_r == i) & (t_sub_r == j)):
                     m.d.comb += spad_data.eq(spad_r[i][j].data)
-        m.d.comb += [array.a.valid.eq(a_valid), array.a.payload.sel.eq(a_parity_r),
-                     array.a.payload.tag.eq(a_tag),
-                     array.a.payload.data.eq(spad_data)]
+        ws_drive.update({"a.valid": a_valid, "a.sel": a_parity_r.replicate(R), "a.tag": a_tag,
+                         "a.data": spad_data})
         with m.If(issue):
             m.d.sync += row.eq(row + 1)
             with m.If(~n_claimed):
@@ -551,11 +620,11 @@ class GemmEngine(wiring.Component):
         # min_slot rows ends with its last row, a shorter one after `slot` bubbles.
         with m.If(issue):
             m.d.sync += slot.eq(1)
-        with m.Elif(running & ~feed.done & ~in_rows & (slot != self.min_slot)):
+        with m.Elif(running & ~os_mode & ~feed.done & ~in_rows & (slot != self.min_slot)):
             m.d.sync += slot.eq(slot + 1)
         last_issue = issue & (row == feed.rows - 1) & (feed.rows >= self.min_slot)
-        job_end = (running & ~feed.done & ~in_rows & (slot + feed.rows >= self.min_slot)) \
-            | last_issue
+        job_end = (running & ~os_mode & ~feed.done & ~in_rows
+                   & (slot + feed.rows >= self.min_slot)) | last_issue
         with m.If(job_end):
             m.d.sync += row.eq(0)
             m.d.sync += bank_loaded.bit_select(feed.parity, 1).eq(0)
@@ -586,7 +655,7 @@ class GemmEngine(wiring.Component):
 
         # stall classification (one counter per counted cycle of RUN)
         m.d.comb += finishing.eq(writer_done & writer.idle)
-        with m.If(running & ~finishing):
+        with m.If(running & ~os_mode & ~finishing):
             with m.If(issue):
                 m.d.sync += counters["busy_cycles"].eq(counters["busy_cycles"] + 1)
             with m.Elif(feed.done):
@@ -602,12 +671,31 @@ class GemmEngine(wiring.Component):
             with m.Else():
                 m.d.sync += counters["stall_acc"].eq(counters["stall_acc"] + 1)
 
+        # -- agent 4b: the output-stationary stream (scratchpad, weight buffer -> array) -----
+        # (each agent names what it drives into the array; wide values are chosen with Mux,
+        # not with m.If: a wide signal assigned under conditions makes Amaranth's netlist
+        # checks slow)
+        if g.has_os:
+            os_drive = self._os_feed(m, locals())
+            drive = os_drive if not g.has_ws else {
+                key: Mux(os_mode, os_drive[key], ws_value) for key, ws_value in ws_drive.items()}
+        else:
+            drive = ws_drive
+        if g.dataflow == "both":
+            m.d.comb += array.os.eq(os_mode)
+        for port, payload in (("a", array.a), ("w", array.w)):
+            m.d.comb += payload.valid.eq(drive[f"{port}.valid"])
+            for name in ("sel", "tag", "data", "bank"):
+                if f"{port}.{name}" in drive:
+                    field = getattr(payload.payload, name)
+                    m.d.comb += field.eq(drive[f"{port}.{name}"])
+
         # -- agent 5: accumulate on write ----------------------------------------------------
         out = array.o
         m.d.comb += out.ready.eq(1)
-        out_tag = data.View(tag_layout, out.payload.tag)
+        out_tag = data.View(tags, out.payload.tag)
         s1_valid, s1_data = Signal(), Signal(C * ACC_WIDTH)
-        s1_tag = Signal(tag_layout)
+        s1_tag = Signal(tags)
         m.d.sync += [s1_valid.eq(out.valid), s1_data.eq(out.payload.data.as_value()),
                      s1_tag.eq(out_tag)]
         for i in range(2):
@@ -618,7 +706,7 @@ class GemmEngine(wiring.Component):
         if cfg.dtype == "int8":
             total = Cat(*[(old[c * 32:(c + 1) * 32] + s1_data[c * 32:(c + 1) * 32])[:32]
                           for c in range(C)])
-            s2_valid, s2_data, s2_tag = Signal(), Signal(C * ACC_WIDTH), Signal(tag_layout)
+            s2_valid, s2_data, s2_tag = Signal(), Signal(C * ACC_WIDTH), Signal(tags)
             m.d.sync += [s2_valid.eq(s1_valid), s2_tag.eq(s1_tag),
                          s2_data.eq(Mux(s1_tag.first, s1_data, total))]
         else:
@@ -634,7 +722,7 @@ class GemmEngine(wiring.Component):
             s2_valid, s2_first, s2_tag, s2_partial = s1_valid, s1_tag.first, s1_tag, s1_data
             for stage in range(cfg.adder_latency):
                 v, f = Signal(name=f"rmw_v{stage}"), Signal(name=f"rmw_f{stage}")
-                t_ = Signal(tag_layout, name=f"rmw_t{stage}")
+                t_ = Signal(tags, name=f"rmw_t{stage}")
                 p_ = Signal(C * ACC_WIDTH, name=f"rmw_p{stage}")
                 m.d.sync += [v.eq(s2_valid), f.eq(s2_first), t_.eq(s2_tag), p_.eq(s2_partial)]
                 s2_valid, s2_first, s2_tag, s2_partial = v, f, t_, p_
@@ -642,38 +730,56 @@ class GemmEngine(wiring.Component):
             m.d.comb += s2_data.eq(Mux(s2_first, s2_partial, Cat(*sums)))
         for i in range(2):
             m.d.comb += [acc_w[i].addr.eq(s2_tag.row), acc_w[i].data.eq(s2_data),
-                         acc_w[i].en.eq(s2_valid & (s2_tag.bank == i))]
+                         acc_w[i].en.eq(s2_valid & s2_tag.write & (s2_tag.bank == i))]
         for i in range(2):
-            with m.If(s2_valid & s2_tag.last & (s2_tag.bank == i)):
+            with m.If(s2_valid & s2_tag.write & s2_tag.last & (s2_tag.bank == i)):
                 m.d.sync += final_rows[i].eq(final_rows[i] + 1)
+            with m.If(s2_valid & s2_tag.end & (s2_tag.bank == i)):
+                m.d.sync += tile_done.bit_select(i, 1).eq(1)
 
         # -- agent 6: write-back (accumulator bank -> WriteDma) -------------------------------
-        wb = _Cursor("wb", dims, g)
+        # An N tile is written as sub-tiles of C columns (WS: one; OS: up to I, sub-tile u at
+        # accumulator rows u * mb + i), row by row. WS rows are final in order (final_rows);
+        # OS results arrive in any order, so the OS tile is written once all are in.
+        wb = _Cursor("wb", dims, kstep, nstep)
         wb_row_i = Signal(range(acc_rows + 1))
+        wb_acc_base = Signal(range(acc_rows + 1))   # u * mb
+        wb_cols_left = Signal(DIM_BITS + 1)         # columns of the tile from sub-tile u on
         wb_blk = Signal(cfg.addr_bits)        # address of C row m0
-        wb_noff = Signal(cfg.addr_bits)       # byte offset of column n0
+        wb_noff = Signal(cfg.addr_bits)       # byte offset of column n0 + u * C
         wb_ptr = Signal(cfg.addr_bits)        # address of C row m0 + i
+        wb_fresh = Signal()                   # at the first sub-tile of a tile: load wb_cols_left
         m.submodules.out_queue = queue = fifo.SyncFIFO(
             width=cfg.addr_bits + 20 + C * ACC_WIDTH, depth=4)
         in_flight = Signal()
         final = Mux(wb.n_parity, final_rows[1], final_rows[0])
-        wb_ready = running & ~wb.done & (final > wb_row_i)
+        rows_final = Mux(os_mode, tile_done.bit_select(wb.n_parity, 1), final > wb_row_i)
+        wb_ready = running & ~wb.done & rows_final
         read_now = wb_ready & (queue.level + in_flight < 3)
+        cols_left = Mux(wb_fresh, wb.nvalid, wb_cols_left)
+        last_sub = cols_left <= C
         for i in range(2):
-            m.d.comb += acc_wb[i].addr.eq(wb_row_i)
+            m.d.comb += acc_wb[i].addr.eq(wb_acc_base + wb_row_i)
         with m.If(start):
             m.d.sync += wb.reset() + [wb_row_i.eq(0), wb_blk.eq(d.c_addr), wb_noff.eq(0),
-                                      wb_ptr.eq(d.c_addr), in_flight.eq(0)]
+                                      wb_ptr.eq(d.c_addr), in_flight.eq(0), wb_acc_base.eq(0),
+                                      wb_fresh.eq(1)]
         wb_addr_r, wb_bytes_r, wb_bank_r = Signal(cfg.addr_bits), Signal(20), Signal()
         m.d.sync += [in_flight.eq(read_now), wb_addr_r.eq(wb_ptr + wb_noff),
-                     wb_bytes_r.eq(wb.nvalid * 4), wb_bank_r.eq(wb.n_parity)]
+                     wb_bytes_r.eq(_min(cols_left, C) * 4), wb_bank_r.eq(wb.n_parity)]
         m.d.comb += [queue.w_en.eq(in_flight),
                      queue.w_data.eq(Cat(wb_addr_r, wb_bytes_r,
                                          Mux(wb_bank_r, acc_wb[1].data, acc_wb[0].data)))]
         with m.If(read_now):
-            m.d.sync += wb_ptr.eq(wb_ptr + d.ldc)
-            with m.If(wb_row_i == wb.rows - 1):
-                m.d.sync += [wb_row_i.eq(0), acc_free.bit_select(wb.n_parity, 1).eq(1)]
+            m.d.sync += [wb_ptr.eq(wb_ptr + d.ldc), wb_fresh.eq(0), wb_cols_left.eq(cols_left)]
+            with m.If((wb_row_i == wb.rows - 1) & ~last_sub):
+                # next sub-tile of the same N tile (OS)
+                m.d.sync += [wb_row_i.eq(0), wb_ptr.eq(wb_blk), wb_noff.eq(wb_noff + C * 4),
+                             wb_acc_base.eq(wb_acc_base + mb), wb_cols_left.eq(cols_left - C)]
+            with m.Elif(wb_row_i == wb.rows - 1):
+                m.d.sync += [wb_row_i.eq(0), wb_acc_base.eq(0), wb_fresh.eq(1),
+                             acc_free.bit_select(wb.n_parity, 1).eq(1),
+                             tile_done.bit_select(wb.n_parity, 1).eq(0)]
                 for i in range(2):
                     with m.If(wb.n_parity == i):
                         m.d.sync += final_rows[i].eq(0)
@@ -681,7 +787,7 @@ class GemmEngine(wiring.Component):
                 m.d.sync += wb.k_left.eq(d.k)
                 m.d.sync += wb.n_parity.eq(~wb.n_parity)
                 with m.If(~wb.last_n):
-                    m.d.sync += [wb.n_left.eq(wb.n_left - C), wb_noff.eq(wb_noff + C * 4),
+                    m.d.sync += [wb.n_left.eq(wb.n_left - nstep), wb_noff.eq(wb_noff + C * 4),
                                  wb_ptr.eq(wb_blk)]
                 with m.Else():
                     next_blk = wb_ptr + d.ldc
@@ -701,3 +807,213 @@ class GemmEngine(wiring.Component):
                      writer.i.payload.data.eq(head[cfg.addr_bits + 20:]),
                      queue.r_en.eq(writer.i.ready)]
         return m
+
+    def _os_feed(self, m, env):
+        """Agent 4b (OS): one job per M tile x N tile, ``ceil(K / R) * R * I`` cycles (see the
+        module docstring); then the previous job's results are announced to the array (tags).
+
+        Cycle ``tau`` of a job (the job starts at cycle F, ``tau = 0``):
+
+        * scratchpad read of row ``tau mod RI`` (if below R) of chunk ``tau // RI``; the data
+          loads that row's serializer at F + tau + 1, exactly when the row's control, delayed
+          one cycle per row, says *load*; the serializer shifts at each K step (every I cycles);
+        * weight buffer word ``tau`` (B row ``tau // I``, sub-tile ``tau mod I``) at F + tau,
+          into the array at F + tau + 1 (one cycle before row 0's A value at F + tau + 2);
+        * for ``tau < RI``, the previous job's result row ``tau`` is announced at F + tau + 2,
+          when row 0's first A value of this job enters the array.
+        """
+        cfg, g = self.config, self.geometry
+        R, C, es = cfg.rows, cfg.cols, cfg.element_bytes
+        I, EW = g.interleave, g.element_width
+        RI = R * I
+        e = env
+        d, mb, kt, os_mode, running = e["d"], e["mb"], e["kt"], e["os_mode"], e["running"]
+        start, finishing, counters = e["start"], e["finishing"], e["counters"]
+        ofeed, q, spad_r, wbuf_r = e["ofeed"], e["q"], e["spad_r"], e["wbuf_r"]
+        slot_full, b_slot_busy, acc_free = e["slot_full"], e["b_slot_busy"], e["acc_free"]
+        spad_free, rows_loaded, spad_lines = e["spad_free"], e["rows_loaded"], e["spad_lines"]
+        acc_rows, wb_bits = cfg.acc_rows, e["wb_bits"]
+        tags = tag_layout(acc_rows)
+
+        job_cycles = ((65535 + R - 1) // R) * RI
+        tau = Signal(range(job_cycles + 1))
+        job_last = Signal(range(job_cycles + 1))
+        k_step = Signal(DIM_BITS + 1)           # tau // I
+        u_step = Signal(range(I))               # tau mod I
+        sub = Signal(range(RI))                 # tau mod RI
+        t_base = Signal(range(spad_lines + 1))  # (t // q) * mb for chunk t = tau // RI
+        t_sub = Signal(range(q))                # t mod q
+        m_sub = Signal(range(acc_rows + 1))     # first row of the M tile within the block
+        busy, flushing, claimed = Signal(), Signal(), Signal()
+        phase = Signal(range(I))                # cycle mod I (jobs start at phase 0)
+        m.d.comb += job_last.eq(Mux(flushing, RI - 1, kt * RI - 1))
+
+        # the job whose results are in the array (cur) and the one being announced (pend)
+        job = data.StructLayout({"valid": 1, "m_sub": len(m_sub), "rows": len(m_sub),
+                                 "bank": 1, "nsub": range(I + 1), "end": 1})
+        cur, pend = Signal(job), Signal(job)
+
+        rows_needed = _min(m_sub + R, ofeed.rows)
+        have_rows = Mux(ofeed.m_parity, rows_loaded[1], rows_loaded[0]) >= rows_needed
+        have_slot = slot_full.bit_select(ofeed.parity, 1)
+        have_acc = claimed | acc_free.bit_select(ofeed.n_parity, 1)
+        idle = running & os_mode & ~busy & (phase == 0)
+        can_start = idle & ~ofeed.done & have_slot & have_rows & have_acc
+        can_flush = idle & ofeed.done & cur.valid
+        go = busy | can_start | can_flush
+        at_end = go & (tau == job_last)
+        useful = go & ~flushing & ~can_flush & (k_step < d.k)
+
+        with m.If(start):
+            m.d.sync += ofeed.reset() + [tau.eq(0), k_step.eq(0), u_step.eq(0), sub.eq(0),
+                                         t_base.eq(0), t_sub.eq(0), m_sub.eq(0), busy.eq(0),
+                                         flushing.eq(0), claimed.eq(0), phase.eq(0),
+                                         cur.eq(0), pend.eq(0)]
+        with m.Else():
+            if I > 1:
+                m.d.sync += phase.eq(Mux(phase == I - 1, 0, phase + 1))
+            with m.If(can_start | can_flush):
+                m.d.sync += [pend.eq(cur), busy.eq(1), flushing.eq(can_flush)]
+            with m.If(can_start):
+                # sub-tiles inside N: ceil(nvalid / C) (the smallest count that fits wins:
+                # later statements override)
+                nsub_final = Signal(range(I + 1))
+                m.d.comb += nsub_final.eq(I)
+                for count in reversed(range(1, I)):
+                    with m.If(ofeed.nvalid <= count * C):
+                        m.d.comb += nsub_final.eq(count)
+                m.d.sync += [cur.valid.eq(1), cur.m_sub.eq(m_sub), cur.rows.eq(ofeed.rows),
+                             cur.bank.eq(ofeed.n_parity), cur.nsub.eq(nsub_final),
+                             cur.end.eq(m_sub + R >= ofeed.rows)]
+                with m.If(~claimed):
+                    m.d.sync += [claimed.eq(1), acc_free.bit_select(ofeed.n_parity, 1).eq(0)]
+            with m.If(can_flush):
+                m.d.sync += cur.valid.eq(0)
+            with m.If(at_end):
+                m.d.sync += [busy.eq(0), tau.eq(0), k_step.eq(0), u_step.eq(0), sub.eq(0),
+                             t_base.eq(0), t_sub.eq(0)]
+                with m.If(~flushing & ~can_flush):
+                    with m.If(m_sub + R >= ofeed.rows):  # the N tile's last M tile
+                        m.d.sync += [m_sub.eq(0), claimed.eq(0),
+                                     slot_full.bit_select(ofeed.parity, 1).eq(0),
+                                     b_slot_busy.bit_select(ofeed.parity, 1).eq(0)]
+                        with m.If(ofeed.last_n):
+                            m.d.sync += spad_free.bit_select(ofeed.m_parity, 1).eq(1)
+                            for i in range(2):
+                                with m.If(ofeed.m_parity == i):
+                                    m.d.sync += rows_loaded[i].eq(0)
+                        ofeed.step(m)
+                    with m.Else():
+                        m.d.sync += m_sub.eq(m_sub + R)
+            with m.Elif(go):
+                m.d.sync += tau.eq(tau + 1)
+                with m.If(u_step == I - 1):
+                    m.d.sync += [u_step.eq(0), k_step.eq(k_step + 1)]
+                with m.Else():
+                    m.d.sync += u_step.eq(u_step + 1)
+                with m.If(sub == RI - 1):
+                    m.d.sync += sub.eq(0)
+                    if q == 1:
+                        m.d.sync += t_base.eq(t_base + mb)
+                    else:
+                        m.d.sync += t_sub.eq(t_sub + 1)
+                        with m.If(t_sub == q - 1):
+                            m.d.sync += t_base.eq(t_base + mb)
+                with m.Else():
+                    m.d.sync += sub.eq(sub + 1)
+
+        # scratchpad -> serializers. Row r's control is row 0's delayed r cycles.
+        loading = go & ~flushing & ~can_flush
+        read_row = m_sub + sub
+        spad_parity_r, t_sub_r, row_ok_r = Signal(), Signal.like(t_sub), Signal()
+        with m.If(os_mode):
+            for i in range(2):
+                for j in range(q):
+                    m.d.comb += spad_r[i][j].addr.eq(t_base + read_row)
+        m.d.sync += [spad_parity_r.eq(ofeed.m_parity), t_sub_r.eq(t_sub),
+                     row_ok_r.eq(read_row < ofeed.rows)]
+        bus = Signal(R * EW)
+        banks = [Mux(spad_parity_r, spad_r[1][j].data, spad_r[0][j].data) for j in range(q)]
+        chosen = banks[0]
+        for j in range(1, q):
+            chosen = Mux(t_sub_r == j, banks[j], chosen)
+        m.d.comb += bus.eq(chosen)
+        control = data.StructLayout({"load": 1, "shift": 1, "active": 1, "first": 1})
+        stages = [Signal(control, name=f"os_ctrl{r}") for r in range(R)]
+        m.d.sync += [stages[0].load.eq(loading & (sub == 0)),
+                     stages[0].shift.eq(go & (u_step == 0) & (sub != 0)),
+                     stages[0].active.eq(useful),
+                     stages[0].first.eq(go & (k_step == 0))]
+        m.d.sync += [later.eq(earlier) for earlier, later in zip(stages, stages[1:])]
+        a_values, firsts = [], []
+        for r, ctrl in enumerate(stages):
+            serial = Signal(R * EW, name=f"os_serial{r}")
+            ok, active, first = (Signal(name=f"os_ok{r}"), Signal(name=f"os_active{r}"),
+                                 Signal(name=f"os_first{r}"))
+            with m.If(ctrl.load):
+                m.d.sync += [serial.eq(bus), ok.eq(row_ok_r)]
+            with m.Elif(ctrl.shift):
+                m.d.sync += serial.eq(serial >> EW)
+            m.d.sync += [active.eq(ctrl.active), first.eq(ctrl.first)]
+            a_values.append(Mux(active & ok, serial[:EW], ZERO_A[cfg.dtype]))
+            firsts.append(first)
+
+        # weight buffer -> the array's columns (zeros outside a job's first K steps)
+        b_valid = Signal()
+        m.d.sync += b_valid.eq(useful)
+        word = Signal(wb_bits)
+        m.d.comb += word.eq(tau)
+        with m.If(os_mode):
+            m.d.comb += wbuf_r.addr.eq(Cat(word, ofeed.parity))
+
+        # result tags of the previous job: row j = (PE row R-1 - j // I, sub-tile j mod I)
+        announcing = Signal()
+        t_row = Signal(range(R))
+        t_u = Signal(range(I))
+        t_ubase = Signal(range(acc_rows + 1))
+        t_last = Signal()
+        tag = Signal(tags)
+        with m.If(start):
+            m.d.sync += announcing.eq(0)
+        with m.Elif((can_start | can_flush) & cur.valid):
+            m.d.sync += [announcing.eq(1), t_row.eq(R - 1), t_u.eq(0), t_ubase.eq(0),
+                         t_last.eq(0)]
+        with m.Elif(announcing):
+            with m.If(t_u == I - 1):
+                m.d.sync += [t_u.eq(0), t_ubase.eq(0), t_row.eq(t_row - 1)]
+                with m.If(t_row == 0):
+                    m.d.sync += announcing.eq(0)
+            with m.Else():
+                m.d.sync += [t_u.eq(t_u + 1), t_ubase.eq(t_ubase + mb)]
+        m.d.comb += [tag.row.eq(t_ubase + pend.m_sub + t_row), tag.bank.eq(pend.bank),
+                     tag.first.eq(1), tag.last.eq(1),
+                     tag.write.eq((pend.m_sub + t_row < pend.rows) & (t_u < pend.nsub)),
+                     tag.end.eq(pend.end & (t_row == 0) & (t_u == I - 1))]
+        tag_valid, tag_r = Signal(), Signal(tags)
+        m.d.sync += [tag_valid.eq(announcing), tag_r.eq(tag)]
+
+        a_data, b_data = Signal(R * EW), Signal(8 * C * es)
+        m.d.comb += [a_data.eq(Cat(*a_values)), b_data.eq(Mux(b_valid, wbuf_r.data, 0))]
+
+        # stall classification (one counter per counted cycle of RUN)
+        def bump(name):
+            return counters[name].eq(counters[name] + 1)
+        with m.If(running & os_mode & ~finishing):
+            with m.If(useful):
+                m.d.sync += bump("busy_cycles")
+            with m.Elif(ofeed.done):
+                m.d.sync += bump("stall_drain")
+            with m.Elif(go):
+                m.d.sync += bump("stall_slot")
+            with m.Elif(counters["busy_cycles"] == 0):
+                m.d.sync += bump("stall_setup")
+            with m.Elif(~have_slot):
+                m.d.sync += bump("stall_weights")
+            with m.Elif(~have_rows):
+                m.d.sync += bump("stall_a")
+            with m.Elif(~have_acc):
+                m.d.sync += bump("stall_acc")
+            with m.Else():
+                m.d.sync += bump("stall_slot")
+        return {"a.valid": tag_valid, "a.tag": tag_r, "a.data": a_data, "a.sel": Cat(*firsts),
+                "w.valid": 1, "w.bank": 0, "w.data": b_data}

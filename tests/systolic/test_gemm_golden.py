@@ -74,3 +74,29 @@ def test_int8_wraps_modulo_2_32():
 def test_shapes_must_chain():
     with pytest.raises(ValueError):
         gemm(np.zeros((2, 3), np.int8), np.zeros((4, 2), np.int8), "int8", 4)
+
+
+def _scalar_model_os(a, b):
+    """Output-stationary order: one running sum per output, from +0, in K order."""
+    m, k = a.shape
+    out = np.zeros((m, b.shape[1]), np.uint32)
+    for i in range(m):
+        for j in range(b.shape[1]):
+            acc = np.uint32(0)
+            for kk in range(k):
+                acc = fp32_add(acc, bf16_mul_exact(a[i, kk], b[kk, j]))
+            out[i, j] = acc
+    return out
+
+
+def test_bf16_output_stationary_order():
+    rng = np.random.default_rng(11)
+    a, b = random_operands(rng, 5, 11, 4, "bf16")
+    assert np.array_equal(gemm(a, b, "bf16", 4, "os"), _scalar_model_os(a, b))
+    a, b = random_operands(rng, 16, 64, 16, "bf16")
+    assert not np.array_equal(gemm(a, b, "bf16", 16, "os"), gemm(a, b, "bf16", 16, "ws"))
+    a, b = random_operands(rng, 3, 257, 9, "bf16")
+    error = np.abs(fp32_to_float64(gemm(a, b, "bf16", 16, "os")) - gemm_reference(a, b, "bf16"))
+    assert np.all(error <= gemm_error_bound(a, b, 1)) and np.any(error > 0)
+    a, b = random_operands(rng, 4, 9, 3, "int8")
+    assert np.array_equal(gemm(a, b, "int8", 4, "os"), gemm(a, b, "int8", 4))

@@ -27,6 +27,8 @@ def test_derived_figures_in_sidecar():
     assert derived["peak_macs_per_cycle"] == 16
     assert derived["array_latency"] == 4 + 4 - 1  # R + C - 1 for int8
     assert derived["max_k"] == 64 * 4
+    assert derived["os_latency"] == 0 + 4 - 1 + 4 + 1  # product delay + C - 1 + R + I
+    assert derived["os_interleave"] == 1 and derived["os_block_rows"] == 16
 
 
 def _cli(*args):
@@ -36,7 +38,7 @@ def _cli(*args):
 
 def test_bad_configs_are_one_line_errors(tmp_path):
     for override, message in [("rows=1", "rows: must be an integer in 2..512, not 1"),
-                              ("dataflow=both", "dataflow: must be one of 'ws', not 'both'"),
+                              ("dataflow=is", "dataflow: must be one of 'ws', 'os', 'both'"),
                               ("bus_bits=48", "bus_bits: must be a power of two"),
                               ("dtype=fp8", "dtype: must be one of 'int8', 'bf16'")]:
         result = _cli("generate", "prefill-tiny", "--set", override, "-o", str(tmp_path))
@@ -53,7 +55,7 @@ def test_register_map_header_packs_like_the_testbench(tmp_path):
     result = _cli("generate", "prefill-tiny", "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
     design = generate("prefill-tiny")
-    values = dict(m=7, k=300, n=5, dtype=1, a_addr=0x12345678, b_addr=0x9ABCDEF0, c_addr=0x40,
+    values = dict(m=7, k=300, n=5, dtype=1, dataflow=1, a_addr=0x12345678, b_addr=0x9ABCDEF0, c_addr=0x40,
                   lda=600, ldb=10, ldc=28)
     fields = next(p["fields"] for p in design.sidecar["ports"] if p["name"] == "desc__payload")
     word = pack(fields, **{k: [v] for k, v in values.items()})[0]
@@ -78,4 +80,4 @@ int main(void) {{
                                                       text=True).stdout.split()]
     assert sum(w << (32 * i) for i, w in enumerate(words)) == word
     regs = json.loads((tmp_path / "prefill_tiny_regs.json").read_text())
-    assert regs["descriptor"]["words"] == 8 and regs["completion"]["words"] == 11
+    assert regs["descriptor"]["words"] == 9 and regs["completion"]["words"] == 11

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden.gemm import gemm
-from rtl.systolic.engine import DTYPE_CODES
+from rtl.systolic.engine import DATAFLOW_CODES, DTYPE_CODES
 from rtl.systolic.pe import ELEMENT_WIDTH
 
 __all__ = ["GemmJob", "expected_counters", "random_operands", "GUARD"]
@@ -39,11 +39,13 @@ def random_operands(rng, m, k, n, dtype):
 
 @dataclass
 class GemmJob:
-    """One GEMM in memory: ``a`` (M x K), ``b`` (K x N) and where they and C live."""
+    """One GEMM in memory: ``a`` (M x K), ``b`` (K x N) and where they and C live, run in
+    ``dataflow`` "ws" or "os"."""
 
     a: np.ndarray
     b: np.ndarray
     dtype: str
+    dataflow: str = "ws"
     a_addr: int = 0
     b_addr: int = 0
     c_addr: int = 0
@@ -96,6 +98,7 @@ class GemmJob:
         from verif.stream import pack
         m, k, n = self.shape
         values = dict(m=m, k=k, n=n, dtype=DTYPE_CODES[self.dtype],
+                      dataflow=DATAFLOW_CODES[self.dataflow],
                       a_addr=self.a_addr, b_addr=self.b_addr, c_addr=self.c_addr,
                       lda=self.lda, ldb=self.ldb, ldc=self.ldc)
         values.update(self.extra)
@@ -117,18 +120,26 @@ class GemmJob:
         return (c.view(np.int32) if self.dtype == "int8" else c), guard_ok
 
     def golden(self, rows):
-        return gemm(self.a, self.b, self.dtype, rows)
+        return gemm(self.a, self.b, self.dtype, rows, self.dataflow)
 
 
-def expected_counters(design, m, k, n):
+def expected_counters(design, m, k, n, dataflow="ws"):
     """What the engine's byte and busy counters must read for one GEMM (exact), from the
     design's sidecar (configuration and derived figures)."""
     config, derived = design["config"], design["derived"]
     rows, cols, es = config["rows"], config["cols"], derived["element_bytes"]
     q = derived["line_chunks"]
     kt = -(-k // rows)
-    nt = -(-n // cols)
-    mb = min(config["acc_rows"], max(1, config["spad_rows"] // q) // -(-kt // q))
+    spad_mb = max(1, config["spad_rows"] // q) // -(-kt // q)
+    moved = {"write_bytes": m * n * 4}
+    if dataflow == "ws":
+        mb = min(config["acc_rows"], spad_mb)
+        busy = m * -(-n // cols) * kt
+    else:  # one job per M tile (R rows) x N tile (cols * I columns), K * I busy cycles each
+        interleave = derived["os_interleave"]
+        mb = min(derived["os_block_rows"], spad_mb)
+        block_rows = [min(mb, m - start) for start in range(0, m, mb)]
+        jobs = sum(-(-rows_ // rows) for rows_ in block_rows) * -(-n // (cols * interleave))
+        busy = jobs * k * interleave
     blocks = -(-m // mb)
-    return {"busy_cycles": m * nt * kt, "read_bytes": m * k * es + blocks * k * n * es,
-            "write_bytes": m * n * 4}
+    return {"busy_cycles": busy, "read_bytes": m * k * es + blocks * k * n * es, **moved}

@@ -3,8 +3,11 @@
 The design under test (built by ``tests/test_systolic_cocotb.py``) instantiates both cores on
 the same inputs: ``t`` (:func:`rtl.systolic.core.core_verilog`) and ``r``
 (:class:`rtl.systolic.core.SystolicCoreReference`). Random A rows, valid bits, tags and weight
-shifts drive both for ``$CORE_CYCLES`` cycles (default 400), with a reset in the middle; the
-valid outputs must agree every cycle, and results and tags wherever valid.
+shifts drive both for ``$CORE_CYCLES`` cycles (default 400), with a reset in the middle (and
+``2 (rows + cols) + 4`` idle cycles after it that shift zeros into both weight banks: the
+template's skew lines are not reset); the valid
+outputs must agree every cycle, and results and tags wherever valid. A core built for both
+dataflows switches ``os`` every 64 cycles.
 """
 
 import os
@@ -50,15 +53,22 @@ async def equivalent(dut):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
     valid_seen = 0
+    has_os = hasattr(dut, "os")
+    if has_os:
+        dut.os.value = 0
+    reset_at = int(os.environ.get("CORE_RESET_AT", cycles // 2))
     for cycle in range(cycles):
-        dut.rst.value = int(cycle == cycles // 2)
-        dut.a_in.value = _join(_random_elements(rng, rows, width), width)
-        dut.sel_in.value = int(rng.integers(0, 1 << rows))
-        dut.v_in.value = int(rng.random() < 0.7)
+        dut.rst.value = int(cycle == reset_at)
+        idle = reset_at <= cycle <= reset_at + 2 * (rows + cols) + 4
+        if has_os and cycle % 64 == 0:
+            dut.os.value = int(rng.integers(0, 2))
+        dut.a_in.value = 0 if idle else _join(_random_elements(rng, rows, width), width)
+        dut.sel_in.value = 0 if idle else int(rng.integers(0, 1 << rows))
+        dut.v_in.value = int(not idle and rng.random() < 0.7)
         dut.tag_in.value = int(rng.integers(0, 1 << len(dut.tag_in)))
-        dut.w_in.value = _join(_random_elements(rng, cols, width), width)
-        dut.w_shift.value = int(rng.random() < 0.3)
-        dut.w_bank.value = int(rng.integers(0, 2))
+        dut.w_in.value = 0 if idle else _join(_random_elements(rng, cols, width), width)
+        dut.w_shift.value = int(idle or rng.random() < 0.3)
+        dut.w_bank.value = cycle & 1 if idle else int(rng.integers(0, 2))
         await ReadOnly()
         v_t, v_r = int(dut.v_t.value), int(dut.v_r.value)
         assert v_t == v_r, f"cycle {cycle}: valid differs (template {v_t}, reference {v_r})"

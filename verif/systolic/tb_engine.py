@@ -15,10 +15,13 @@ Tests (shapes are chosen relative to the design's array and memory sizes):
 ``shapes``     square, tall, wide, K = 1, 1x1x1, M/N/K not multiples of the array, several M
                blocks, K large enough to shrink the M block, a dense GEMM (A fetched one M
                block per request), back to back, random stalls on both streams and every AXI
-               channel, random read latency.
-``errors``     bad descriptors (zero dimension, wrong dtype, K too large) complete with the
-               error code and move nothing; a good GEMM right after still works.
-``reset``      reset in the middle of a GEMM; the next GEMM is correct.
+               channel, random read latency; every shape in each dataflow the engine has
+               (alternating, so a "both" engine switches between consecutive GEMMs).
+``errors``     bad descriptors (zero dimension, wrong dtype, a dataflow not built, K too
+               large) complete with the error code and move nothing; a good GEMM right
+               after still works.
+``reset``      reset in the middle of a GEMM (OS if built); the next GEMM (WS if built) is
+               correct.
 ``bench``      ``hybridgen bench gemm``: ``a``, ``b`` from ``$HYBRIDGEN_BENCH_INPUTS``, dense,
                aligned, no stalls, fixed read latency ``$GEMM_READ_LATENCY`` (default 32).
 """
@@ -109,7 +112,7 @@ class EngineBench:
 def check_job(bench, job, record, *, index):
     """Result bit-exact, guards intact, counters equal to the testbench's counts."""
     m, k, n = job.shape
-    label = f"GEMM {index} (M={m} K={k} N={n} {job.dtype})"
+    label = f"GEMM {index} (M={m} K={k} N={n} {job.dtype} {job.dataflow})"
     assert record["error"] == 0, f"{label}: engine reported error {record['error']}"
     got, guard_ok = job.result(bench.memory)
     want = job.golden(bench.config["rows"])
@@ -120,7 +123,7 @@ def check_job(bench, job, record, *, index):
                              f"rtl {int(got[i, j]) & 0xFFFFFFFF:#010x} golden "
                              f"{int(want[i, j]) & 0xFFFFFFFF:#010x}")
     assert guard_ok, f"{label}: the engine wrote outside C"
-    for key, value in expected_counters(bench.design, m, k, n).items():
+    for key, value in expected_counters(bench.design, m, k, n, job.dataflow).items():
         assert record[key] == value, f"{label}: counter {key} = {record[key]}, expected {value}"
     total = sum(record[key] for key in STALL_CLASSES)
     assert total == record["cycles"], \
@@ -130,13 +133,22 @@ def check_job(bench, job, record, *, index):
         f"{label}: counter cycles = {record['cycles']}, testbench counted {tb_cycles}"
 
 
-def shape_list(config, derived):
-    """Shapes for the configured array (relative to rows x cols and the memories)."""
+def dataflows(config):
+    """The dataflows a descriptor may ask of this engine."""
+    return {"ws": ["ws"], "os": ["os"], "both": ["ws", "os"]}[config["dataflow"]]
+
+
+def shape_list(config, derived, dataflow="ws"):
+    """Shapes for the configured array (relative to rows x cols and the memories; OS shapes
+    keep K <= os_max_k)."""
     R, C = config["rows"], config["cols"]
     kt_big = config["spad_rows"] // 2  # ceil(K/R) for which the M block shrinks
     max_k = derived["max_k"]
     line_k = R * derived["line_chunks"]
+    if dataflow == "os":
+        max_k = min(max_k, config["os_max_k"])
     dense_k = line_k * max(1, min(4, max_k // line_k))
+    big_k = min(R * kt_big // 4, 400, max_k)
     return [
         (2 * R, 2 * R, 2 * C),                 # square, multiples
         (3 * R + 1, R - 1, C + 2),             # tall, K below one tile
@@ -144,7 +156,7 @@ def shape_list(config, derived):
         (5, 1, 7),                             # K = 1
         (1, 1, 1),
         (config["acc_rows"] + 5, R + 1, C - 1),  # two M blocks, edges everywhere
-        (7, min(R * kt_big // 4, 400), 3),     # many K tiles
+        (7, big_k, 3),                         # many K tiles
         # dense, K a multiple of a scratchpad line: A fetched several rows per request
         (config["acc_rows"] + 3, dense_k, C + 1),
     ]
@@ -156,16 +168,22 @@ async def shapes(dut):
     bench = await EngineBench.started(dut, stall=0.2, axi_stall=0.2, read_latency=latency)
     design, config, rng = bench.design, bench.config, bench.rng
     jobs, base = [], 0x1F0  # first rows straddle beats; later ones cross 4 KB boundaries
-    shapes_ = shape_list(config, design["derived"])
-    for index, (m, k, n) in enumerate(shapes_):
+    # an engine built for both dataflows alternates them GEMM by GEMM (back to back)
+    modes = dataflows(config)
+    lists = [shape_list(config, design["derived"], mode) for mode in modes]
+    plan = [(mode, shapes_[i], i == len(shapes_) - 1)
+            for i in range(max(map(len, lists)))
+            for mode, shapes_ in zip(modes, lists) if i < len(shapes_)]
+    for mode, (m, k, n), dense in plan:
         a, b = random_operands(rng, m, k, n, config["dtype"])
-        job = GemmJob(a, b, config["dtype"])
-        # the last GEMM is dense: A is fetched one M block per request
-        base = job.place(rng, base, dense=index == len(shapes_) - 1)
+        job = GemmJob(a, b, config["dtype"], mode)
+        # the last GEMMs are dense: A is fetched one M block per request
+        base = job.place(rng, base, dense=dense)
         job.load(bench.memory)
         jobs.append(job)
-    dut._log.info("seed %d: shapes %s", cocotb.RANDOM_SEED, [j.shape for j in jobs])
-    records = await bench.run(jobs, timeout_cycles=400_000)
+    dut._log.info("seed %d: shapes %s", cocotb.RANDOM_SEED,
+                  [(j.dataflow, j.shape) for j in jobs])
+    records = await bench.run(jobs, timeout_cycles=50_000 * len(jobs))
     for index, (job, record) in enumerate(zip(jobs, records)):
         check_job(bench, job, record, index=index)
 
@@ -177,17 +195,23 @@ async def errors(dut):
     dtype = config["dtype"]
     other = "bf16" if dtype == "int8" else "int8"
     a, b = random_operands(rng, 3, 5, 4, dtype)
-    good = GemmJob(a, b, dtype)
+    good = GemmJob(a, b, dtype, dataflows(config)[-1])
     good.place(rng, 0x100)
     good.load(bench.memory)
     max_k = design["derived"]["max_k"]
+    modes = dataflows(config)
     cases = {
         "shape": GemmJob(a, b, dtype, extra={"n": 0}),
         "dtype": GemmJob(a, b, dtype, extra={"dtype": DTYPE_CODES[other]}),
+        # a dataflow code the engine was not built for
+        "dataflow": GemmJob(a, b, dtype, extra={"dataflow": 1 if modes == ["ws"] else 2}),
     }
     if max_k < 65535:
-        cases["k_too_large"] = GemmJob(a, b, dtype, extra={"k": max_k + 1})
-    codes = {"shape": 2, "dtype": 1, "k_too_large": 4}
+        cases["k_too_large"] = GemmJob(a, b, dtype, modes[0], extra={"k": max_k + 1})
+    if "os" in modes and config["os_max_k"] < max_k:
+        cases["os_k_too_large"] = GemmJob(a, b, dtype, "os",
+                                          extra={"k": config["os_max_k"] + 1})
+    codes = {"shape": 2, "dtype": 1, "k_too_large": 4, "os_k_too_large": 4, "dataflow": 8}
     for job in cases.values():
         job.a_addr, job.b_addr, job.c_addr = good.a_addr, good.b_addr, good.c_addr
         job.lda, job.ldb, job.ldc = good.lda, good.ldb, good.ldc
@@ -205,8 +229,9 @@ async def reset(dut):
     config, rng = bench.config, bench.rng
     R, C = config["rows"], config["cols"]
     # long enough (several M blocks, K and N tiles) that the reset surely interrupts it
+    modes = dataflows(config)
     a, b = random_operands(rng, 2 * config["acc_rows"] + 3, 4 * R, 3 * C, config["dtype"])
-    first = GemmJob(a, b, config["dtype"])
+    first = GemmJob(a, b, config["dtype"], modes[-1])
     first.place(rng, 0x40)
     first.load(bench.memory)
     bench.desc.send([first.descriptor(bench.desc_fields)])
@@ -221,7 +246,7 @@ async def reset(dut):
     dut.rst.value = 0
     assert not bench.done.beats, "the interrupted GEMM completed before the reset"
     a2, b2 = random_operands(rng, 2 * R + 3, R + 2, C + 1, config["dtype"])
-    second = GemmJob(a2, b2, config["dtype"])
+    second = GemmJob(a2, b2, config["dtype"], modes[0])
     second.place(rng, first.end + 0x100)
     second.load(bench.memory)
     bench.desc.accepted.clear()
@@ -237,7 +262,7 @@ async def bench(dut):
     rng = np.random.default_rng(cocotb.RANDOM_SEED)
     with np.load(os.environ["HYBRIDGEN_BENCH_INPUTS"]) as npz:
         a, b = npz["a"], npz["b"]
-    job = GemmJob(a, b, config["dtype"])
+    job = GemmJob(a, b, config["dtype"], dataflows(config)[0])
     end = job.place(rng, 0, dense=True)
     latency = int(os.environ.get("GEMM_READ_LATENCY", "32"))
     size = 1 << max(20, int(end + 4096).bit_length())
