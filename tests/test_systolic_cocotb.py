@@ -92,12 +92,25 @@ def test_bench_json_save_and_replay(tmp_path):
     assert json.loads(stdout)["shape"] == {"m": 9, "k": 6, "n": 5}
 
 
+def test_bench_output_stationary():
+    code, stdout, stderr = _bench("--preset", "prefill-tiny", "--dataflow", "os", "--dtype",
+                                  "bf16", "--m", "13", "--k", "9", "--n", "6", "--sim",
+                                  "icarus", "--seed", "5", "--json")
+    assert code == 0, stderr
+    result = json.loads(stdout)
+    assert result["correct"] is True and result["dataflow"] == "os"
+    # jobs of rows * interleave = 12 output rows: 2 M tiles x 2 N tiles, K * 3 cycles each
+    assert result["busy_cycles"] == 2 * 2 * 9 * 3
+    assert result["counter_cycles"] == result["cycles"]
+
+
 def test_bench_errors_are_one_line():
     cases = [
         (("--m", "0"), "--m: must be an integer in 1..65535, not 0"),
         (("--k", "300"), "--k: must be <= 256"),
         (("--dataflow", "is"), "argument --dataflow: invalid choice: 'is'"),
         (("--dtype", "bf16", "--set", "dtype=int8"), "--dtype: conflicts with --set dtype=int8"),
+        (("--dataflow", "os", "--k", "65"), "--k: must be <= os_max_k = 64"),
     ]
     for args, message in cases:
         code, stdout, stderr = _bench("--preset", "prefill-tiny", *args)

@@ -52,8 +52,8 @@ class SystolicConfig(Config):
                            "line banks", min=8, max=65535)
 
     os_max_k: int = param(256, doc="largest K of an output-stationary GEMM (sizes the weight "
-                          "buffer: 2 slots x os_max_k x os_interleave words of `cols` values; "
-                          "unused when dataflow is ws)", min=1, max=65535)
+                          "buffer: 2 slots of os_max_k rows of B; unused when dataflow is ws)",
+                          min=1, max=65535)
 
     def check(self):
         if self.bus_bits // 8 > 4096:
@@ -86,15 +86,15 @@ class SystolicConfig(Config):
     @property
     def os_interleave(self):
         """OS: outputs each PE accumulates at once (1 for int8, the adder latency for bf16); an
-        OS N tile is ``cols * os_interleave`` columns."""
+        OS job covers ``rows * os_interleave`` rows of C."""
         return self.geometry().interleave
 
     @property
     def os_block_rows(self):
-        """OS: most rows of an M block (``acc_rows // os_interleave``, rounded down to a
-        multiple of ``rows`` when at least ``rows``); the scratchpad may allow fewer."""
-        cap = self.acc_rows // self.os_interleave
-        return cap - cap % self.rows if cap >= self.rows else cap
+        """OS: most rows of an M block (``acc_rows`` rounded down to a multiple of
+        ``rows * os_interleave`` when at least that); the scratchpad may allow fewer."""
+        tile = self.rows * self.os_interleave
+        return self.acc_rows - self.acc_rows % tile if self.acc_rows >= tile else self.acc_rows
 
     @property
     def min_slot(self):
@@ -121,7 +121,7 @@ class SystolicConfig(Config):
     def weight_buffer_bytes(self):
         words = self.rows
         if self.dataflow != "ws":
-            words = max(words, self.os_max_k * self.os_interleave)
+            words = max(words, self.os_max_k)
         depth = 1 << max(1, (words - 1).bit_length())
         return 2 * depth * self.cols * self.element_bytes
 

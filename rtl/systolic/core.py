@@ -25,17 +25,20 @@ c is delayed ``C - 1 - c`` cycles after the mesh so a result row leaves at once.
 ``latency = R * psum_latency + C - 1 + product_delay``. Loading a weight tile takes R shifts of
 one bank, rows in the order R-1 first, 0 last.
 
-Output-stationary (``dataflow`` "os", or "both" with input ``os`` = 1; see
-:mod:`.pe`): ``a_in[r]`` and ``sel_in[r]`` (the *first* marker) enter mesh row r directly - the
-caller skews rows, row r one cycle after row r - 1 - and ``w_in[c]`` (a row of B, shifted in
-every cycle: the caller holds ``w_shift`` = 1 and ``w_bank`` = 0) is delayed ``c`` cycles
-before column c. B must enter one cycle before the A values it meets in row 0. Let the first
-beat of a new tile (``sel`` = 1) enter row 0 at cycle t. Then the previous tile's results
-leave ``psum_out`` (deskewed as above) as ``R * I`` consecutive rows from cycle
-``t + os_latency`` on, ``os_latency = product_delay + C - 1 + R + I`` (I = ``interleave``):
-result row ``j`` holds PE row ``R - 1 - j // I``'s output ``j % I`` of every column. ``v_in``
-and ``tag_in`` are delayed ``os_latency`` cycles in this mode (the caller sends each result
-row's tag ``os_latency`` cycles ahead of it). Tiles must start at least ``R * I`` cycles apart.
+Output-stationary (``dataflow`` "os", or "both" with input ``os`` = 1; see :mod:`.pe`), with
+I = ``interleave``: time runs in K steps of I cycles; in step k, cycle u, row r of the array
+works on output row ``r * I + u`` of the tile. ``a_in[r]`` and ``sel_in[r]`` (the *first*
+marker) enter mesh row r directly - the caller skews rows, row r ``I`` cycles after row r - 1.
+``w_in`` (a row of B) and ``w_shift`` (once per K step; ``w_bank`` = 0) are delayed ``c``
+cycles before column c, where every PE of the column shifts bank 0 down together. A row of B
+must be shifted in at the end of the cycle before step k's first A value enters row 0. Let
+the first beat of a new tile (``sel`` = 1) enter row 0 at cycle t. Then the previous tile's
+results leave ``psum_out`` (deskewed as above) as ``R * I`` consecutive rows from cycle
+``t + os_latency`` on, ``os_latency = product_delay + C - 1 + (R + 1) * I``: result row ``j``
+is output row ``(R - 1 - j // I) * I + j % I`` (PE row ``R - 1 - j // I``, output
+``j % I``) of every column. ``v_in`` and ``tag_in`` are delayed ``os_latency`` cycles in this
+mode (the caller sends each result row's tag ``os_latency`` cycles ahead of it). Tiles must
+start at least ``R * I`` cycles apart.
 
 ``v_out`` is cleared by reset; data registers are not (they carry no state that outlives a
 row or a tile).
@@ -89,7 +92,7 @@ class CoreGeometry:
     @property
     def os_latency(self):
         """OS: cycles from a tile's first beat in row 0 to the previous tile's first result."""
-        return self.product_delay + self.cols - 1 + self.rows + self.interleave
+        return self.product_delay + self.cols - 1 + (self.rows + 1) * self.interleave
 
     def signature(self):
         R, C, EW = self.rows, self.cols, self.element_width
@@ -138,6 +141,7 @@ def core_verilog(name, geometry, pe_name, delay_name):
     a_skewed = pick(f"a_in[r*{EW} +: {EW}]", f"a_sk[r*{EW} +: {EW}]")
     s_skewed = pick("sel_in[r]", "s_sk[r]")
     w_top = pick(f"w_sk[c*{EW} +: {EW}]", f"w_in[c*{EW} +: {EW}]")
+    w_shift_col = pick("shift_sk[c]", "w_shift")
     row_skew = ""
     if g.has_ws:
         row_skew = f"""
@@ -152,15 +156,16 @@ def core_verilog(name, geometry, pe_name, delay_name):
     if g.has_os:
         col_skew = f"""
       if (c > 0) begin : b_skew
-        {delay_name} #(.W({EW}), .D(c)) d (.clk(clk), .rst(rst),
-          .d(w_in[c*{EW} +: {EW}]), .q(w_sk[c*{EW} +: {EW}]));
+        {delay_name} #(.W({EW + 1}), .D(c)) d (.clk(clk), .rst(rst),
+          .d({{w_shift, w_in[c*{EW} +: {EW}]}}), .q({{shift_sk[c], w_sk[c*{EW} +: {EW}]}}));
       end else begin : b_direct
         assign w_sk[{EW - 1}:0] = w_in[{EW - 1}:0];
+        assign shift_sk[0] = w_shift;
       end"""
     ws_wires = (f"  wire [{R * EW - 1}:0] a_sk;           // rows after the WS skew\n"
                 f"  wire [{R - 1}:0] s_sk;\n") if g.has_ws else ""
     os_wires = (f"  wire [{C * EW - 1}:0] w_sk;           // columns of B after the OS skew\n"
-                if g.has_os else "")
+                f"  wire [{C - 1}:0] shift_sk;\n" if g.has_os else "")
     if both:
         tags = f"""  wire ws_v, os_v;
   wire [{TW - 1}:0] ws_tag, os_tag;
@@ -190,6 +195,7 @@ def core_verilog(name, geometry, pe_name, delay_name):
   wire [{R * (C + 1) - 1}:0] sh;
   wire [{(R + 1) * C * EW - 1}:0] wv;   // weight entering row r of column c: index r*{C}+c
   wire [{(R + 1) * C * A - 1}:0] pv;    // partial sum entering row r of column c
+  wire [{C - 1}:0] wshift;              // weight shift of column c
 {ws_wires}{os_wires}  genvar r, c;
   generate
     for (r = 0; r < {R}; r = r + 1) begin : row{row_skew}
@@ -198,6 +204,7 @@ def core_verilog(name, geometry, pe_name, delay_name):
     end
     for (c = 0; c < {C}; c = c + 1) begin : col{col_skew}
       assign wv[c*{EW} +: {EW}] = {w_top};
+      assign wshift[c] = {w_shift_col};
       assign pv[c*{A} +: {A}] = {A}'d0;
       if (c == {C - 1}) begin : direct
         assign psum_out[c*{A} +: {A}] = pv[({R * C}+c)*{A} +: {A}];
@@ -211,7 +218,7 @@ def core_verilog(name, geometry, pe_name, delay_name):
         {pe_name} pe (.clk(clk), .rst(rst),{" .os(os)," if both else ""}
           .a_in(ah[(r*{C + 1}+c)*{EW} +: {EW}]), .sel_in(sh[r*{C + 1}+c]),
           .a_out(ah[(r*{C + 1}+c+1)*{EW} +: {EW}]), .sel_out(sh[r*{C + 1}+c+1]),
-          .w_in(wv[(r*{C}+c)*{EW} +: {EW}]), .w_shift(w_shift), .w_bank(w_bank),
+          .w_in(wv[(r*{C}+c)*{EW} +: {EW}]), .w_shift(wshift[c]), .w_bank(w_bank),
           .w_out(wv[((r+1)*{C}+c)*{EW} +: {EW}]),
           .psum_in(pv[(r*{C}+c)*{A} +: {A}]), .psum_out(pv[((r+1)*{C}+c)*{A} +: {A}]));
       end
@@ -245,11 +252,13 @@ class SystolicCoreReference(wiring.Component):
             s = pipeline_delay(m, one, s_direct, r * L, name=f"skew_s{r}")
             a_rows.append(Mux(os_mode, a_direct, a))
             sel_rows.append(Mux(os_mode, s_direct, s))
-        weights = []
+        weights, shifts = [], []
         for c in range(C):
             w_direct = self.w_in[c * EW:(c + 1) * EW]
             w_skewed = pipeline_delay(m, one, w_direct, c, name=f"skew_w{c}")
             weights.append(Mux(os_mode, w_skewed, w_direct))
+            shift_skewed = pipeline_delay(m, one, self.w_shift, c, name=f"skew_shift{c}")
+            shifts.append(Mux(os_mode, shift_skewed, self.w_shift))
         psums = [0] * C
         for r in range(R):
             a, sel = a_rows[r], sel_rows[r]
@@ -257,7 +266,7 @@ class SystolicCoreReference(wiring.Component):
                 pe = g.make_pe()
                 m.submodules[f"pe_{r}_{c}"] = pe
                 m.d.comb += [pe.a_in.eq(a), pe.sel_in.eq(sel), pe.w_in.eq(weights[c]),
-                             pe.w_shift.eq(self.w_shift), pe.w_bank.eq(self.w_bank),
+                             pe.w_shift.eq(shifts[c]), pe.w_bank.eq(self.w_bank),
                              pe.psum_in.eq(psums[c])]
                 if g.dataflow == "both":
                     m.d.comb += pe.os.eq(self.os)

@@ -30,21 +30,22 @@ before the next job touches the same row).
 Accumulation order (bf16): see :mod:`golden.gemm` - column sums from row 0 down in the array
 per K tile, then ``fp32_add`` of the tiles in K order on write.
 
-Output-stationary schedule (I = ``interleave``: 1 for int8, the adder latency for bf16; an OS
-N tile is C * I columns, column ``c + C * u`` computed by PE column c as its output ``u``)::
+Output-stationary schedule (I = ``interleave``: 1 for int8, the adder latency for bf16; a PE
+computes I outputs at once, rows ``m0 + r * I + u`` of its column, u = 0 .. I - 1)::
 
-    for each M block of mb rows (mb <= acc_rows // I):
-        for each N tile (C * I columns):            # B slab: all K rows -> weight buffer slot
-            for each M tile (R rows of the block):  # one *job*: ceil(K / R) * R * I cycles
-                row r of the array streams A[m0 + r, 0:K] (each value for I cycles), B rows
-                stream down the columns (I words of C values per K step); every PE keeps its
-                I outputs in place and drains the previous job's while this one computes
-            write the N tile back (I sub-tiles of C columns)
+    for each M block of mb rows (mb a multiple of R * I where possible):
+        for each N tile (C columns):                   # B slab: all K rows -> weight buffer
+            for each M tile (R * I rows of the block): # one *job*: ceil(K / R) * R * I cycles
+                K step k takes I cycles: array row r streams A[m0 + r * I + u, k] in cycle u,
+                B row k waits in the PEs; every PE keeps its I outputs in place and drains
+                the previous job's results while this one computes
+            write the N tile back
 
-Row r's A values come from a per-row serializer, loaded with R values (one scratchpad chunk)
-at a time, row r one cycle after row r - 1 (the skew for free). The results of a job leave
-the array while the next job (or, after the last, a flush) runs and are written into the
-accumulator bank unchanged (each OS output is one running sum in K order, :mod:`golden.gemm`).
+Each of the R * I output rows of a job has a serializer that takes R of its A values (one
+scratchpad chunk) at a time; one serializer is loaded per cycle, row r's I cycles after row
+r - 1's (the skew for free). The results of a job leave the array while the next job (or,
+after the last, a flush) runs and are written into the accumulator bank unchanged (each OS
+output is one running sum in K order, :mod:`golden.gemm`).
 
 Performance counters (per GEMM, in the completion beat): ``cycles`` (descriptor accepted to
 last write response), ``busy_cycles`` (cycles an A row entered the array; OS: cycles of a job's
@@ -145,14 +146,14 @@ def _min(a, b):
 
 class _Cursor:
     """Position in the job sequence (M block -> N tile -> K tile), one per agent. A K tile is
-    ``kstep`` rows (WS: R; OS: all of K), an N tile ``nstep`` columns (WS: C; OS: C * I).
+    ``kstep`` rows (WS: R; OS: all of K), an N tile ``cols`` columns.
 
     ``rows`` (rows of the current M block), ``nvalid`` (columns of the N tile), ``kvalid``
     (rows of the K tile) and the ``last_*`` flags are combinational; :meth:`advance_job`
     returns the statements that move to the next job.
     """
 
-    def __init__(self, name, dims, kstep, nstep):
+    def __init__(self, name, dims, kstep, cols):
         self.m_left = Signal(DIM_BITS + 1, name=f"{name}_m_left")
         self.n_left = Signal(DIM_BITS + 1, name=f"{name}_n_left")
         self.k_left = Signal(DIM_BITS + 1, name=f"{name}_k_left")
@@ -160,12 +161,12 @@ class _Cursor:
         self.n_parity = Signal(name=f"{name}_n_parity")    # N tile parity (accumulator bank)
         self.m_parity = Signal(name=f"{name}_m_parity")    # M block parity (scratchpad bank)
         self.done = Signal(name=f"{name}_done")
-        self._dims, self._kstep, self._nstep = dims, kstep, nstep
+        self._dims, self._kstep, self._cols = dims, kstep, cols
         self.rows = _min(self.m_left, dims["mb"])
-        self.nvalid = _min(self.n_left, nstep)
+        self.nvalid = _min(self.n_left, cols)
         self.kvalid = _min(self.k_left, kstep)
         self.last_k = self.k_left <= kstep
-        self.last_n = self.n_left <= nstep
+        self.last_n = self.n_left <= cols
         self.last_m = self.m_left <= dims["mb"]
         self.first_k = self.k_left == dims["k"]
 
@@ -177,7 +178,7 @@ class _Cursor:
     def step(self, m):
         """Move to the next job (under the caller's ``m.If``): next K tile; after the last,
         the next N tile; after the last, the next M block; after the last, ``done``."""
-        R, C, d = self._kstep, self._nstep, self._dims
+        R, C, d = self._kstep, self._cols, self._dims
         m.d.sync += self.parity.eq(~self.parity)
         with m.If(~self.last_k):
             m.d.sync += self.k_left.eq(self.k_left - R)
@@ -224,7 +225,6 @@ class GemmEngine(wiring.Component):
         R, C, es = cfg.rows, cfg.cols, cfg.element_bytes
         bus = cfg.bus_bits // 8
         acc_rows = cfg.acc_rows
-        I = g.interleave if g.has_os else 1
 
         m.submodules.array = array = SystolicArray(self._library, g)
         q, line_bytes, spad_lines = scratchpad_geometry(cfg)
@@ -254,11 +254,9 @@ class GemmEngine(wiring.Component):
         # the dataflow of the current GEMM (a constant unless the engine is built for both)
         os_mode = Signal(init=int(cfg.dataflow == "os"))
         supported = {"ws": (0,), "os": (1,), "both": (0, 1)}[cfg.dataflow]
-        # K extent of a job and N extent of a tile, for the cursors
+        # K extent of a job (WS: a K tile; OS: all of K), for the cursors
         kstep = Mux(os_mode, d.k, R) if g.has_os else R
-        nstep = Mux(os_mode, C * I, C) if g.has_os else C
-        # OS: M blocks of at most acc_rows // I rows (I sub-tiles per accumulator bank), a
-        # multiple of R where possible (every job then has R rows)
+        # OS: M blocks of a multiple of R * I rows where possible (every job has R * I rows)
         os_mb_cap = cfg.os_block_rows if g.has_os else acc_rows
         counters = {name: Signal(32, name=f"count_{name}") for name in COUNTERS}
         dims = {"m": d.m, "n": d.n, "k": d.k, "mb": mb}
@@ -390,8 +388,8 @@ class GemmEngine(wiring.Component):
                   for j in range(q)] for i in range(2)]
         accs = [Sram(m, self._library, f"acc{i}", width=C * ACC_WIDTH, depth=acc_rows, reads=2)
                 for i in range(2)]
-        # weight buffer: two slots of R rows of B (WS) or of K rows x I words (OS B slab)
-        slot_words = max(R, cfg.os_max_k * I) if g.has_os else R
+        # weight buffer: two slots of R rows of B (WS) or of all K rows (OS B slab)
+        slot_words = max(R, cfg.os_max_k) if g.has_os else R
         wb_bits = max(1, (slot_words - 1).bit_length())
         wbuf = Sram(m, self._library, "wbuf", width=8 * C * es, depth=2 << wb_bits)
         spad_w = [[mem.write for mem in banks] for banks in spads]
@@ -403,12 +401,12 @@ class GemmEngine(wiring.Component):
 
         # the job whose B rows are consumed next: the weight loader's (WS, agent 3) or the
         # OS feed's (agent 4b)
-        load = _Cursor("load", dims, kstep, nstep)
-        ofeed = _Cursor("ofeed", dims, kstep, nstep)
+        load = _Cursor("load", dims, kstep, C)
+        ofeed = _Cursor("ofeed", dims, kstep, C)
         consumer = Mux(os_mode, ofeed.parity, load.parity)
 
         # -- agent 1: requests (B rows the loader waits for, A rows, B rows ahead) ----------
-        fetch_b = _Cursor("fetch_b", dims, kstep, nstep)
+        fetch_b = _Cursor("fetch_b", dims, kstep, C)
         b_row = Signal(DIM_BITS + 1)
         b_kbase = Signal(cfg.addr_bits)       # address of B row t*R
         b_noff = Signal(cfg.addr_bits)        # byte offset of column n0
@@ -466,7 +464,7 @@ class GemmEngine(wiring.Component):
                     with m.Else():
                         m.d.sync += b_kbase.eq(d.b_addr)
                         with m.If(~fetch_b.last_n):
-                            m.d.sync += b_noff.eq(b_noff + nstep * es)
+                            m.d.sync += b_noff.eq(b_noff + C * es)
                         with m.Else():
                             m.d.sync += b_noff.eq(0)
                 with m.Else():
@@ -488,10 +486,8 @@ class GemmEngine(wiring.Component):
         # -- agent 2: chunks from the reader into the scratchpad and the weight buffer ------
         chunk = reader.o
         m.d.comb += chunk.ready.eq(1)
-        fill_b = _Cursor("fill_b", dims, kstep, nstep)
-        wb_row = Signal(DIM_BITS + 1)           # row of B within the job
-        wb_word = Signal(wb_bits)               # word within the slot (OS: row * I + sub-tile)
-        wb_row_word = Signal(wb_bits)           # first word of the row
+        fill_b = _Cursor("fill_b", dims, kstep, C)
+        wb_row = Signal(DIM_BITS + 1)           # row of B within the job (a word of its slot)
         fill_a_left = Signal(DIM_BITS + 1)
         fill_a_row = Signal(range(acc_rows + 1))
         fill_a_addr = Signal(range(spad_lines + 1))  # line l of row i: l * mb + i
@@ -499,8 +495,7 @@ class GemmEngine(wiring.Component):
         fill_a_parity = Signal()
         fill_a_rows = _min(fill_a_left, mb)
         with m.If(start):
-            m.d.sync += fill_b.reset() + [wb_row.eq(0), wb_word.eq(0), wb_row_word.eq(0),
-                                          fill_a_left.eq(d.m), fill_a_row.eq(0),
+            m.d.sync += fill_b.reset() + [wb_row.eq(0), fill_a_left.eq(d.m), fill_a_row.eq(0),
                                           fill_a_addr.eq(0), fill_a_parity.eq(0),
                                           fill_line.eq(0)]
         chunk_bits = 8 * R * es
@@ -514,6 +509,8 @@ class GemmEngine(wiring.Component):
                                                                      (j + 1) * chunk_bits]),
                              spad_w[i][j].en.eq(chunk.valid & (chunk.payload.kind == 0)
                                                 & (fill_a_parity == i))]
+        wb_word = Signal(wb_bits)
+        m.d.comb += wb_word.eq(wb_row)
         m.d.comb += [wbuf_w.addr.eq(Cat(wb_word, fill_b.parity)),
                      wbuf_w.data.eq(chunk.payload.data),
                      wbuf_w.en.eq(chunk.valid & (chunk.payload.kind == 1))]
@@ -531,20 +528,13 @@ class GemmEngine(wiring.Component):
                     m.d.sync += [fill_a_row.eq(fill_a_row + 1), fill_a_addr.eq(fill_a_row + 1)]
             with m.Else():
                 m.d.sync += [fill_a_addr.eq(fill_a_addr + mb), fill_line.eq(fill_line + 1)]
-        # a row of B is one chunk (WS) or up to I chunks of C values (OS: row k's sub-tile u
-        # goes to word k * I + u; words of sub-tiles beyond N are never written nor used)
-        words_per_row = Mux(os_mode, I, 1) if g.has_os else 1
         with m.If(chunk.valid & (chunk.payload.kind == 1)):
-            with m.If(~chunk.payload.last):
-                m.d.sync += wb_word.eq(wb_word + 1)
-            with m.Elif(wb_row == fill_b.kvalid - 1):
-                m.d.sync += [wb_row.eq(0), wb_word.eq(0), wb_row_word.eq(0),
-                             slot_full.bit_select(fill_b.parity, 1).eq(1)]
+            with m.If(wb_row == fill_b.kvalid - 1):
+                m.d.sync += [wb_row.eq(0), slot_full.bit_select(fill_b.parity, 1).eq(1)]
                 m.d.sync += slot_rows.word_select(fill_b.parity, DIM_BITS + 1).eq(fill_b.kvalid)
                 fill_b.step(m)
             with m.Else():
-                m.d.sync += [wb_row.eq(wb_row + 1), wb_word.eq(wb_row_word + words_per_row),
-                             wb_row_word.eq(wb_row_word + words_per_row)]
+                m.d.sync += wb_row.eq(wb_row + 1)
 
         # -- agent 3: weight loader (bank = job parity), rows R-1 .. 0 ------------------------
         shift = Signal(range(R + 1))
@@ -576,7 +566,7 @@ class GemmEngine(wiring.Component):
             m.d.sync += bank_loaded.bit_select(w_bank, 1).eq(1)
 
         # -- agent 4: the A stream (scratchpad -> array) -------------------------------------
-        feed = _Cursor("feed", dims, kstep, nstep)
+        feed = _Cursor("feed", dims, kstep, C)
         row = Signal(range(acc_rows + 1))
         slot = Signal(range(self.min_slot + 1))
         t_base = Signal(range(spad_lines + 1))   # (t // q) * mb
@@ -738,17 +728,13 @@ class GemmEngine(wiring.Component):
                 m.d.sync += tile_done.bit_select(i, 1).eq(1)
 
         # -- agent 6: write-back (accumulator bank -> WriteDma) -------------------------------
-        # An N tile is written as sub-tiles of C columns (WS: one; OS: up to I, sub-tile u at
-        # accumulator rows u * mb + i), row by row. WS rows are final in order (final_rows);
-        # OS results arrive in any order, so the OS tile is written once all are in.
-        wb = _Cursor("wb", dims, kstep, nstep)
+        # WS rows become final in order (final_rows); OS results arrive in any order, so an OS
+        # N tile is written once all of its results are in (tile_done).
+        wb = _Cursor("wb", dims, kstep, C)
         wb_row_i = Signal(range(acc_rows + 1))
-        wb_acc_base = Signal(range(acc_rows + 1))   # u * mb
-        wb_cols_left = Signal(DIM_BITS + 1)         # columns of the tile from sub-tile u on
         wb_blk = Signal(cfg.addr_bits)        # address of C row m0
-        wb_noff = Signal(cfg.addr_bits)       # byte offset of column n0 + u * C
+        wb_noff = Signal(cfg.addr_bits)       # byte offset of column n0
         wb_ptr = Signal(cfg.addr_bits)        # address of C row m0 + i
-        wb_fresh = Signal()                   # at the first sub-tile of a tile: load wb_cols_left
         m.submodules.out_queue = queue = fifo.SyncFIFO(
             width=cfg.addr_bits + 20 + C * ACC_WIDTH, depth=4)
         in_flight = Signal()
@@ -756,29 +742,21 @@ class GemmEngine(wiring.Component):
         rows_final = Mux(os_mode, tile_done.bit_select(wb.n_parity, 1), final > wb_row_i)
         wb_ready = running & ~wb.done & rows_final
         read_now = wb_ready & (queue.level + in_flight < 3)
-        cols_left = Mux(wb_fresh, wb.nvalid, wb_cols_left)
-        last_sub = cols_left <= C
         for i in range(2):
-            m.d.comb += acc_wb[i].addr.eq(wb_acc_base + wb_row_i)
+            m.d.comb += acc_wb[i].addr.eq(wb_row_i)
         with m.If(start):
             m.d.sync += wb.reset() + [wb_row_i.eq(0), wb_blk.eq(d.c_addr), wb_noff.eq(0),
-                                      wb_ptr.eq(d.c_addr), in_flight.eq(0), wb_acc_base.eq(0),
-                                      wb_fresh.eq(1)]
+                                      wb_ptr.eq(d.c_addr), in_flight.eq(0)]
         wb_addr_r, wb_bytes_r, wb_bank_r = Signal(cfg.addr_bits), Signal(20), Signal()
         m.d.sync += [in_flight.eq(read_now), wb_addr_r.eq(wb_ptr + wb_noff),
-                     wb_bytes_r.eq(_min(cols_left, C) * 4), wb_bank_r.eq(wb.n_parity)]
+                     wb_bytes_r.eq(wb.nvalid * 4), wb_bank_r.eq(wb.n_parity)]
         m.d.comb += [queue.w_en.eq(in_flight),
                      queue.w_data.eq(Cat(wb_addr_r, wb_bytes_r,
                                          Mux(wb_bank_r, acc_wb[1].data, acc_wb[0].data)))]
         with m.If(read_now):
-            m.d.sync += [wb_ptr.eq(wb_ptr + d.ldc), wb_fresh.eq(0), wb_cols_left.eq(cols_left)]
-            with m.If((wb_row_i == wb.rows - 1) & ~last_sub):
-                # next sub-tile of the same N tile (OS)
-                m.d.sync += [wb_row_i.eq(0), wb_ptr.eq(wb_blk), wb_noff.eq(wb_noff + C * 4),
-                             wb_acc_base.eq(wb_acc_base + mb), wb_cols_left.eq(cols_left - C)]
-            with m.Elif(wb_row_i == wb.rows - 1):
-                m.d.sync += [wb_row_i.eq(0), wb_acc_base.eq(0), wb_fresh.eq(1),
-                             acc_free.bit_select(wb.n_parity, 1).eq(1),
+            m.d.sync += wb_ptr.eq(wb_ptr + d.ldc)
+            with m.If(wb_row_i == wb.rows - 1):
+                m.d.sync += [wb_row_i.eq(0), acc_free.bit_select(wb.n_parity, 1).eq(1),
                              tile_done.bit_select(wb.n_parity, 1).eq(0)]
                 for i in range(2):
                     with m.If(wb.n_parity == i):
@@ -787,7 +765,7 @@ class GemmEngine(wiring.Component):
                 m.d.sync += wb.k_left.eq(d.k)
                 m.d.sync += wb.n_parity.eq(~wb.n_parity)
                 with m.If(~wb.last_n):
-                    m.d.sync += [wb.n_left.eq(wb.n_left - nstep), wb_noff.eq(wb_noff + C * 4),
+                    m.d.sync += [wb.n_left.eq(wb.n_left - C), wb_noff.eq(wb_noff + C * 4),
                                  wb_ptr.eq(wb_blk)]
                 with m.Else():
                     next_blk = wb_ptr + d.ldc
@@ -809,18 +787,22 @@ class GemmEngine(wiring.Component):
         return m
 
     def _os_feed(self, m, env):
-        """Agent 4b (OS): one job per M tile x N tile, ``ceil(K / R) * R * I`` cycles (see the
-        module docstring); then the previous job's results are announced to the array (tags).
+        """Agent 4b (OS): one job per M tile (R * I rows) x N tile, ``ceil(K / R) * R * I``
+        cycles (see the module docstring); meanwhile the previous job's results are announced
+        to the array (tags). Returns what it drives into the array.
 
-        Cycle ``tau`` of a job (the job starts at cycle F, ``tau = 0``):
+        Cycle ``tau`` of a job that starts at cycle F (F a multiple of I), with
+        ``s = tau mod RI = r * I + u``:
 
-        * scratchpad read of row ``tau mod RI`` (if below R) of chunk ``tau // RI``; the data
-          loads that row's serializer at F + tau + 1, exactly when the row's control, delayed
-          one cycle per row, says *load*; the serializer shifts at each K step (every I cycles);
-        * weight buffer word ``tau`` (B row ``tau // I``, sub-tile ``tau mod I``) at F + tau,
-          into the array at F + tau + 1 (one cycle before row 0's A value at F + tau + 2);
-        * for ``tau < RI``, the previous job's result row ``tau`` is announced at F + tau + 2,
-          when row 0's first A value of this job enters the array.
+        * scratchpad read of output row ``m0 + s``, chunk ``tau // RI``; the data loads
+          serializer (r, u) at the end of F + tau + 1;
+        * array row r takes serializer (r, u)'s next value in the cycles F + 2 + r * I + k * I
+          + u (K step k): serializers shift after each use, rows' control is row 0's delayed
+          ``r * I`` cycles;
+        * at the start of each K step (u = 0), weight buffer word k (B row k) is read; it is
+          shifted into the array at the end of F + tau + 1;
+        * for ``tau < RI`` the previous job's result row ``tau`` is announced at F + tau + 2,
+          as row 0's first A value of this job enters the array.
         """
         cfg, g = self.config, self.geometry
         R, C, es = cfg.rows, cfg.cols, cfg.element_bytes
@@ -840,20 +822,20 @@ class GemmEngine(wiring.Component):
         job_last = Signal(range(job_cycles + 1))
         k_step = Signal(DIM_BITS + 1)           # tau // I
         u_step = Signal(range(I))               # tau mod I
-        sub = Signal(range(RI))                 # tau mod RI
+        sub = Signal(range(RI))                 # tau mod RI: the output row read
         t_base = Signal(range(spad_lines + 1))  # (t // q) * mb for chunk t = tau // RI
         t_sub = Signal(range(q))                # t mod q
-        m_sub = Signal(range(acc_rows + 1))     # first row of the M tile within the block
+        m_sub = Signal(range(acc_rows + RI + 1))  # first row of the M tile within the block
         busy, flushing, claimed = Signal(), Signal(), Signal()
         phase = Signal(range(I))                # cycle mod I (jobs start at phase 0)
         m.d.comb += job_last.eq(Mux(flushing, RI - 1, kt * RI - 1))
 
         # the job whose results are in the array (cur) and the one being announced (pend)
         job = data.StructLayout({"valid": 1, "m_sub": len(m_sub), "rows": len(m_sub),
-                                 "bank": 1, "nsub": range(I + 1), "end": 1})
+                                 "bank": 1, "end": 1})
         cur, pend = Signal(job), Signal(job)
 
-        rows_needed = _min(m_sub + R, ofeed.rows)
+        rows_needed = _min(m_sub + RI, ofeed.rows)
         have_rows = Mux(ofeed.m_parity, rows_loaded[1], rows_loaded[0]) >= rows_needed
         have_slot = slot_full.bit_select(ofeed.parity, 1)
         have_acc = claimed | acc_free.bit_select(ofeed.n_parity, 1)
@@ -862,7 +844,8 @@ class GemmEngine(wiring.Component):
         can_flush = idle & ofeed.done & cur.valid
         go = busy | can_start | can_flush
         at_end = go & (tau == job_last)
-        useful = go & ~flushing & ~can_flush & (k_step < d.k)
+        streaming = go & ~flushing & ~can_flush   # a job's cycle (not a flush)
+        useful = streaming & (k_step < d.k)
 
         with m.If(start):
             m.d.sync += ofeed.reset() + [tau.eq(0), k_step.eq(0), u_step.eq(0), sub.eq(0),
@@ -875,16 +858,9 @@ class GemmEngine(wiring.Component):
             with m.If(can_start | can_flush):
                 m.d.sync += [pend.eq(cur), busy.eq(1), flushing.eq(can_flush)]
             with m.If(can_start):
-                # sub-tiles inside N: ceil(nvalid / C) (the smallest count that fits wins:
-                # later statements override)
-                nsub_final = Signal(range(I + 1))
-                m.d.comb += nsub_final.eq(I)
-                for count in reversed(range(1, I)):
-                    with m.If(ofeed.nvalid <= count * C):
-                        m.d.comb += nsub_final.eq(count)
                 m.d.sync += [cur.valid.eq(1), cur.m_sub.eq(m_sub), cur.rows.eq(ofeed.rows),
-                             cur.bank.eq(ofeed.n_parity), cur.nsub.eq(nsub_final),
-                             cur.end.eq(m_sub + R >= ofeed.rows)]
+                             cur.bank.eq(ofeed.n_parity),
+                             cur.end.eq(m_sub + RI >= ofeed.rows)]
                 with m.If(~claimed):
                     m.d.sync += [claimed.eq(1), acc_free.bit_select(ofeed.n_parity, 1).eq(0)]
             with m.If(can_flush):
@@ -892,8 +868,8 @@ class GemmEngine(wiring.Component):
             with m.If(at_end):
                 m.d.sync += [busy.eq(0), tau.eq(0), k_step.eq(0), u_step.eq(0), sub.eq(0),
                              t_base.eq(0), t_sub.eq(0)]
-                with m.If(~flushing & ~can_flush):
-                    with m.If(m_sub + R >= ofeed.rows):  # the N tile's last M tile
+                with m.If(streaming):
+                    with m.If(m_sub + RI >= ofeed.rows):  # the N tile's last M tile
                         m.d.sync += [m_sub.eq(0), claimed.eq(0),
                                      slot_full.bit_select(ofeed.parity, 1).eq(0),
                                      b_slot_busy.bit_select(ofeed.parity, 1).eq(0)]
@@ -904,7 +880,7 @@ class GemmEngine(wiring.Component):
                                     m.d.sync += rows_loaded[i].eq(0)
                         ofeed.step(m)
                     with m.Else():
-                        m.d.sync += m_sub.eq(m_sub + R)
+                        m.d.sync += m_sub.eq(m_sub + RI)
             with m.Elif(go):
                 m.d.sync += tau.eq(tau + 1)
                 with m.If(u_step == I - 1):
@@ -922,76 +898,88 @@ class GemmEngine(wiring.Component):
                 with m.Else():
                     m.d.sync += sub.eq(sub + 1)
 
-        # scratchpad -> serializers. Row r's control is row 0's delayed r cycles.
-        loading = go & ~flushing & ~can_flush
+        # scratchpad -> serializers: output row s = r * I + u of the tile is serializer s
         read_row = m_sub + sub
         spad_parity_r, t_sub_r, row_ok_r = Signal(), Signal.like(t_sub), Signal()
+        load_r, target_r = Signal(), Signal.like(sub)
         with m.If(os_mode):
             for i in range(2):
                 for j in range(q):
                     m.d.comb += spad_r[i][j].addr.eq(t_base + read_row)
         m.d.sync += [spad_parity_r.eq(ofeed.m_parity), t_sub_r.eq(t_sub),
-                     row_ok_r.eq(read_row < ofeed.rows)]
+                     row_ok_r.eq(read_row < ofeed.rows), load_r.eq(streaming),
+                     target_r.eq(sub)]
         bus = Signal(R * EW)
         banks = [Mux(spad_parity_r, spad_r[1][j].data, spad_r[0][j].data) for j in range(q)]
         chosen = banks[0]
         for j in range(1, q):
             chosen = Mux(t_sub_r == j, banks[j], chosen)
         m.d.comb += bus.eq(chosen)
-        control = data.StructLayout({"load": 1, "shift": 1, "active": 1, "first": 1})
-        stages = [Signal(control, name=f"os_ctrl{r}") for r in range(R)]
-        m.d.sync += [stages[0].load.eq(loading & (sub == 0)),
-                     stages[0].shift.eq(go & (u_step == 0) & (sub != 0)),
-                     stages[0].active.eq(useful),
-                     stages[0].first.eq(go & (k_step == 0))]
-        m.d.sync += [later.eq(earlier) for earlier, later in zip(stages, stages[1:])]
+        # the serializer each row reads this cycle: u = (cycle - 2) mod I, the same for every
+        # row (rows are I cycles apart)
+        use = Signal(range(I))
+        if I > 1:
+            m.d.comb += use.eq(Mux(phase >= 2, phase - 2, phase + I - 2))
+        # row control, row 0's delayed r * I cycles: active (a K step below K), first
+        control = data.StructLayout({"active": 1, "first": 1})
+        ctrl0 = Signal(control)
+        m.d.sync += [ctrl0.active.eq(useful), ctrl0.first.eq(go & (k_step == 0))]
+        chain = [ctrl0]
+        for stage in range(1 + (R - 1) * I):
+            delayed = Signal(control, name=f"os_ctrl{stage}")
+            m.d.sync += delayed.eq(chain[-1])
+            chain.append(delayed)
         a_values, firsts = [], []
-        for r, ctrl in enumerate(stages):
-            serial = Signal(R * EW, name=f"os_serial{r}")
-            ok, active, first = (Signal(name=f"os_ok{r}"), Signal(name=f"os_active{r}"),
-                                 Signal(name=f"os_first{r}"))
-            with m.If(ctrl.load):
-                m.d.sync += [serial.eq(bus), ok.eq(row_ok_r)]
-            with m.Elif(ctrl.shift):
-                m.d.sync += serial.eq(serial >> EW)
-            m.d.sync += [active.eq(ctrl.active), first.eq(ctrl.first)]
-            a_values.append(Mux(active & ok, serial[:EW], ZERO_A[cfg.dtype]))
-            firsts.append(first)
+        for r in range(R):
+            ctrl = chain[1 + r * I]
+            values, oks = [], []
+            for u in range(I):
+                s_index = r * I + u
+                serial = Signal(R * EW, name=f"os_serial{s_index}")
+                ok = Signal(name=f"os_ok{s_index}")
+                with m.If(load_r & (target_r == s_index)):
+                    m.d.sync += [serial.eq(bus), ok.eq(row_ok_r)]
+                with m.Elif(use == u):
+                    m.d.sync += serial.eq(serial >> EW)
+                values.append(serial[:EW])
+                oks.append(ok)
+            value, ok = values[0], oks[0]
+            for u in range(1, I):
+                value, ok = Mux(use == u, values[u], value), Mux(use == u, oks[u], ok)
+            a_values.append(Mux(ctrl.active & ok, value, ZERO_A[cfg.dtype]))
+            firsts.append(ctrl.first)
 
-        # weight buffer -> the array's columns (zeros outside a job's first K steps)
-        b_valid = Signal()
-        m.d.sync += b_valid.eq(useful)
+        # weight buffer -> the array's columns: B row k at the start of K step k (zeros
+        # outside a job's first K steps), shifted in once per K step
+        b_valid, b_shift = Signal(), Signal()
+        m.d.sync += [b_valid.eq(useful & (u_step == 0)), b_shift.eq(phase == 0)]
         word = Signal(wb_bits)
-        m.d.comb += word.eq(tau)
+        m.d.comb += word.eq(k_step)
         with m.If(os_mode):
             m.d.comb += wbuf_r.addr.eq(Cat(word, ofeed.parity))
 
-        # result tags of the previous job: row j = (PE row R-1 - j // I, sub-tile j mod I)
+        # result tags of the previous job: row j is output row (R - 1 - j // I) * I + j mod I
         announcing = Signal()
-        t_row = Signal(range(R))
+        t_row = Signal(range(RI))               # output row within the tile
         t_u = Signal(range(I))
-        t_ubase = Signal(range(acc_rows + 1))
-        t_last = Signal()
         tag = Signal(tags)
         with m.If(start):
             m.d.sync += announcing.eq(0)
         with m.Elif((can_start | can_flush) & cur.valid):
-            m.d.sync += [announcing.eq(1), t_row.eq(R - 1), t_u.eq(0), t_ubase.eq(0),
-                         t_last.eq(0)]
+            m.d.sync += [announcing.eq(1), t_row.eq((R - 1) * I), t_u.eq(0)]
         with m.Elif(announcing):
             with m.If(t_u == I - 1):
-                m.d.sync += [t_u.eq(0), t_ubase.eq(0), t_row.eq(t_row - 1)]
-                with m.If(t_row == 0):
+                m.d.sync += [t_u.eq(0), t_row.eq(t_row - (2 * I - 1))]
+                with m.If(t_row == I - 1):
                     m.d.sync += announcing.eq(0)
             with m.Else():
-                m.d.sync += [t_u.eq(t_u + 1), t_ubase.eq(t_ubase + mb)]
-        m.d.comb += [tag.row.eq(t_ubase + pend.m_sub + t_row), tag.bank.eq(pend.bank),
+                m.d.sync += [t_u.eq(t_u + 1), t_row.eq(t_row + 1)]
+        m.d.comb += [tag.row.eq(pend.m_sub + t_row), tag.bank.eq(pend.bank),
                      tag.first.eq(1), tag.last.eq(1),
-                     tag.write.eq((pend.m_sub + t_row < pend.rows) & (t_u < pend.nsub)),
-                     tag.end.eq(pend.end & (t_row == 0) & (t_u == I - 1))]
+                     tag.write.eq(pend.m_sub + t_row < pend.rows),
+                     tag.end.eq(pend.end & (t_row == I - 1))]
         tag_valid, tag_r = Signal(), Signal(tags)
         m.d.sync += [tag_valid.eq(announcing), tag_r.eq(tag)]
-
         a_data, b_data = Signal(R * EW), Signal(8 * C * es)
         m.d.comb += [a_data.eq(Cat(*a_values)), b_data.eq(Mux(b_valid, wbuf_r.data, 0))]
 
@@ -1016,4 +1004,4 @@ class GemmEngine(wiring.Component):
             with m.Else():
                 m.d.sync += bump("stall_slot")
         return {"a.valid": tag_valid, "a.tag": tag_r, "a.data": a_data, "a.sel": Cat(*firsts),
-                "w.valid": 1, "w.bank": 0, "w.data": b_data}
+                "w.valid": b_shift, "w.bank": 0, "w.data": b_data}

@@ -12,9 +12,10 @@ current value, ``w_in`` its next); the other bank keeps computing. Every ``a`` v
 the bank it multiplies (``sel``), so a bank switch travels through the array with the data.
 Partial sums flow down: ``psum_out = psum_in + a * w_sel`` (``psum_latency`` cycles per PE).
 
-**Output-stationary** (``dataflow`` "os", or "both" with ``os`` = 1). The caller shifts bank 0
-every cycle (``w_shift`` = 1, ``w_bank`` = 0), so B flows down one PE per cycle; A flows right;
-each PE accumulates its own outputs in place. ``sel`` marks the first K step of a new output
+**Output-stationary** (``dataflow`` "os", or "both" with ``os`` = 1). B flows down through
+bank 0 (``w_bank`` = 0), one PE per ``w_shift``, which the caller gives once per K step of
+``interleave`` cycles; A flows right one PE per cycle; each PE accumulates its own outputs in
+place. ``sel`` marks the first K step of a new output
 tile: the PE starts its accumulators from zero and hands the finished values of the previous
 tile to its *drain chain*, ``drain_depth`` registers that pass values from ``psum_in`` down to
 ``psum_out`` (the column's results leave at the bottom while the next tile computes).
@@ -23,15 +24,15 @@ tile to its *drain chain*, ``drain_depth`` registers that pass values from ``psu
 * bf16: the fp32 adder's ``adder_latency`` pipeline stages hold ``interleave = adder_latency``
   independent accumulators: the value in stage ``u`` comes back to the adder input exactly
   when the next product of output ``u`` arrives, so the PE computes ``interleave`` outputs at
-  once, one product each per cycle, in turn (the caller interleaves them: consecutive cycles
-  carry the same ``a`` and the B values of ``interleave`` different output columns). Each
+  once, one product each per cycle, in turn (the caller interleaves them: in a K step the B
+  value stays and consecutive cycles carry the A values of ``interleave`` output rows). Each
   output is ``fp32_add(...fp32_add(fp32_add(+0, p_0), p_1)..., p_{K-1})`` in K order.
   A cycle without data must carry a = -0 and b = +0: the product -0 leaves every accumulator
   unchanged (``x + (-0) = x`` exactly).
 
-``drain_depth = interleave + 1``: with that many registers per PE the values of a column,
-captured one row later each row down (the skew), leave the bottom on consecutive cycles
-without colliding (see :mod:`.core` for the schedule).
+``drain_depth = 2 * interleave``: with that many registers per PE the values of a column,
+captured ``interleave`` cycles later each row down (the skew), leave the bottom on consecutive
+cycles without colliding (see :mod:`.core` for the schedule).
 
 Numerics (``dtype``):
 
@@ -118,7 +119,7 @@ class ProcessingElement(wiring.Component):
 
     @property
     def drain_depth(self):
-        return self.interleave + 1
+        return 2 * self.interleave
 
     def elaborate(self, platform):
         m = Module()

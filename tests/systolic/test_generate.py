@@ -27,7 +27,7 @@ def test_derived_figures_in_sidecar():
     assert derived["peak_macs_per_cycle"] == 16
     assert derived["array_latency"] == 4 + 4 - 1  # R + C - 1 for int8
     assert derived["max_k"] == 64 * 4
-    assert derived["os_latency"] == 0 + 4 - 1 + 4 + 1  # product delay + C - 1 + R + I
+    assert derived["os_latency"] == 0 + 4 - 1 + (4 + 1) * 1  # delay + C - 1 + (R + 1) I
     assert derived["os_interleave"] == 1 and derived["os_block_rows"] == 16
 
 

@@ -135,11 +135,11 @@ def expected_counters(design, m, k, n, dataflow="ws"):
     if dataflow == "ws":
         mb = min(config["acc_rows"], spad_mb)
         busy = m * -(-n // cols) * kt
-    else:  # one job per M tile (R rows) x N tile (cols * I columns), K * I busy cycles each
+    else:  # one job per M tile (R * I rows) x N tile, K * I busy cycles each
         interleave = derived["os_interleave"]
         mb = min(derived["os_block_rows"], spad_mb)
         block_rows = [min(mb, m - start) for start in range(0, m, mb)]
-        jobs = sum(-(-rows_ // rows) for rows_ in block_rows) * -(-n // (cols * interleave))
+        jobs = sum(-(-rows_ // (rows * interleave)) for rows_ in block_rows) * -(-n // cols)
         busy = jobs * k * interleave
     blocks = -(-m // mb)
     return {"busy_cycles": busy, "read_bytes": m * k * es + blocks * k * n * es, **moved}
