@@ -7,8 +7,9 @@ AXI channel; its bf16 variant runs the shapes on both simulators. Three more geo
 Icarus only, where a build takes a second: a non-power-of-two array with both dataflows, a
 32-bit bus with one burst in flight and an OS K limit of 20; an output-stationary-only bf16
 engine with adder latency 2 on a 128-bit bus; a weight-stationary-only engine with 16 chunks
-per scratchpad line and a scratchpad that limits K to 32. The templated array core is checked
-against its pure-Amaranth twin on both simulators, for WS-only and for both-dataflow PEs.
+per scratchpad line and a scratchpad that limits K to 32. The templated array core (WS-only and
+both-dataflow PEs) and the templated OS row feeder are checked against their pure-Amaranth
+twins on both simulators.
 """
 
 import json
@@ -20,7 +21,7 @@ import pytest
 
 from gen.elaborate import generate
 from verif import runner
-from verif.systolic.equivalence import core_equivalence_design
+from verif.systolic.equivalence import core_equivalence_design, feeder_equivalence_design
 
 BF16_TINY = ("dtype=bf16",)
 ICARUS_GEOMETRIES = [
@@ -58,6 +59,15 @@ def test_engine_other_geometries_icarus(overrides):
 def test_core_template_equals_amaranth(dtype, rows, cols, dataflow, sim):
     design = core_equivalence_design(rows, cols, dtype, adder_latency=2, dataflow=dataflow)
     runner.run(runner.build(design, sim), "verif.systolic.tb_core", name="core-equiv")
+
+
+@pytest.mark.parametrize("dtype,rows,adder_latency", [("int8", 3, 3), ("bf16", 4, 3),
+                                                      ("bf16", 2, 2)])
+def test_feeder_template_equals_amaranth(dtype, rows, adder_latency, sim):
+    design = feeder_equivalence_design(rows, dtype, adder_latency=adder_latency)
+    interleave = 1 if dtype == "int8" else adder_latency
+    runner.run(runner.build(design, sim), "verif.systolic.tb_feeder", name="feeder-equiv",
+               env={"FEEDER_INTERLEAVE": str(interleave)})
 
 
 def _bench(*args):

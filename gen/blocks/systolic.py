@@ -33,8 +33,9 @@ class SystolicConfig(Config):
                "line_chunks", "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes",
                "max_k", "descriptor_words")
 
-    rows: int = param(16, doc="PE rows (the K extent of a weight tile)", min=2, max=512)
-    cols: int = param(16, doc="PE columns (the N extent of a weight tile)", min=2, max=512)
+    rows: int = param(16, doc="PE rows (WS: the K extent of a weight tile; OS: output rows)",
+                      min=2, max=512)
+    cols: int = param(16, doc="PE columns (the N extent of a tile)", min=2, max=512)
     dataflow: str = param("ws", doc="dataflow: weight-stationary, output-stationary, or both "
                           "(chosen per GEMM)", choices=("ws", "os", "both"))
     dtype: str = param("int8", doc="operands (int8 -> int32, bf16 -> fp32 accumulation)",

@@ -201,7 +201,7 @@ class ReadDma(wiring.Component):
             m.d.comb += shifted.eq(buf)
             for kind, size in enumerate(self.chunk_bytes):
                 with m.If(do_emit & (fill >= chunk) & (head.kind == kind)):
-                    m.d.comb += shifted.eq(buf >> (8 * size))
+                    m.d.comb += shifted.eq(buf.shift_right(8 * size))
             with m.If(do_emit & last):
                 m.d.sync += [buf.eq(0), fill.eq(0), started.eq(0), row_left.eq(0)]
                 m.d.comb += rows.r_en.eq(1)
@@ -328,7 +328,7 @@ class WriteDma(wiring.Component):
         ]
         w_fire = axi.wvalid & axi.wready
         with m.If(w_fire):
-            m.d.sync += [w_data.eq(cur_data >> (8 * bus)), w_strb.eq(cur_strb >> bus),
+            m.d.sync += [w_data.eq(cur_data.shift_right(8 * bus)), w_strb.eq(cur_strb.shift_right(bus)),
                          w_addr.eq(next_addr), w_left.eq(cur_left - 1),
                          w_active.eq(cur_left != 1),
                          w_count.eq(Mux(axi.wlast, 0, w_count + 1))]

@@ -58,7 +58,7 @@ and frame alignment), ``stall_drain`` (after the last row: array latency, OS flu
 write-back). They sum to ``cycles``.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -66,9 +66,10 @@ from rtl.arith.fp32 import Fp32Add
 
 from .array import SystolicArray
 from .axi import axi_signature
-from .core import CoreGeometry
+from .core import CoreGeometry, delay_verilog
 from .dma import ROW_BYTES_BITS, ReadDma, WriteDma
-from .pe import ACC_WIDTH, ZERO_A
+from .feeder import feeder_verilog
+from .pe import ACC_WIDTH
 from .sram import Sram
 
 __all__ = ["GemmEngine", "descriptor_layout", "completion_layout", "tag_layout", "ERRORS",
@@ -917,37 +918,21 @@ class GemmEngine(wiring.Component):
         m.d.comb += bus.eq(chosen)
         # the serializer each row reads this cycle: u = (cycle - 2) mod I, the same for every
         # row (rows are I cycles apart)
-        use = Signal(range(I))
+        pick = Signal(max(1, (I - 1).bit_length()))
         if I > 1:
-            m.d.comb += use.eq(Mux(phase >= 2, phase - 2, phase + I - 2))
-        # row control, row 0's delayed r * I cycles: active (a K step below K), first
-        control = data.StructLayout({"active": 1, "first": 1})
-        ctrl0 = Signal(control)
-        m.d.sync += [ctrl0.active.eq(useful), ctrl0.first.eq(go & (k_step == 0))]
-        chain = [ctrl0]
-        for stage in range(1 + (R - 1) * I):
-            delayed = Signal(control, name=f"os_ctrl{stage}")
-            m.d.sync += delayed.eq(chain[-1])
-            chain.append(delayed)
-        a_values, firsts = [], []
-        for r in range(R):
-            ctrl = chain[1 + r * I]
-            values, oks = [], []
-            for u in range(I):
-                s_index = r * I + u
-                serial = Signal(R * EW, name=f"os_serial{s_index}")
-                ok = Signal(name=f"os_ok{s_index}")
-                with m.If(load_r & (target_r == s_index)):
-                    m.d.sync += [serial.eq(bus), ok.eq(row_ok_r)]
-                with m.Elif(use == u):
-                    m.d.sync += serial.eq(serial >> EW)
-                values.append(serial[:EW])
-                oks.append(ok)
-            value, ok = values[0], oks[0]
-            for u in range(1, I):
-                value, ok = Mux(use == u, values[u], value), Mux(use == u, oks[u], ok)
-            a_values.append(Mux(ctrl.active & ok, value, ZERO_A[cfg.dtype]))
-            firsts.append(ctrl.first)
+            m.d.comb += pick.eq(Mux(phase >= 2, phase - 2, phase + I - 2))
+        # the serializers (:mod:`.feeder`): templated Verilog, R * R * I values
+        a_data = Signal(R * EW)
+        firsts = Signal(R)
+        library = self._library
+        delay_name = library.define("delay", verilog=delay_verilog(f"{library.prefix}__delay"))
+        key = f"os_feeder_{R}x{I}_{cfg.dtype}"
+        name = library.define(key, verilog=feeder_verilog(f"{library.prefix}__{key}", g,
+                                                          delay_name), instances=1)
+        m.submodules.os_feeder = Instance(
+            name, i_clk=ClockSignal(), i_rst=ResetSignal(), i_bus=bus, i_load=load_r,
+            i_target=target_r, i_ok_in=row_ok_r, i_pick=pick, i_active=useful,
+            i_first=go & (k_step == 0), o_a_out=a_data, o_first_out=firsts)
 
         # weight buffer -> the array's columns: B row k at the start of K step k (zeros
         # outside a job's first K steps), shifted in once per K step
@@ -980,8 +965,8 @@ class GemmEngine(wiring.Component):
                      tag.end.eq(pend.end & (t_row == I - 1))]
         tag_valid, tag_r = Signal(), Signal(tags)
         m.d.sync += [tag_valid.eq(announcing), tag_r.eq(tag)]
-        a_data, b_data = Signal(R * EW), Signal(8 * C * es)
-        m.d.comb += [a_data.eq(Cat(*a_values)), b_data.eq(Mux(b_valid, wbuf_r.data, 0))]
+        b_data = Signal(8 * C * es)
+        m.d.comb += b_data.eq(Mux(b_valid, wbuf_r.data, 0))
 
         # stall classification (one counter per counted cycle of RUN)
         def bump(name):
@@ -1003,5 +988,5 @@ class GemmEngine(wiring.Component):
                 m.d.sync += bump("stall_acc")
             with m.Else():
                 m.d.sync += bump("stall_slot")
-        return {"a.valid": tag_valid, "a.tag": tag_r, "a.data": a_data, "a.sel": Cat(*firsts),
+        return {"a.valid": tag_valid, "a.tag": tag_r, "a.data": a_data, "a.sel": firsts,
                 "w.valid": b_shift, "w.bank": 0, "w.data": b_data}

@@ -1,10 +1,16 @@
-"""The design compared by :mod:`verif.systolic.tb_core`: both array cores side by side."""
+"""Designs for the equivalence tests of templated Verilog against its pure-Amaranth twin:
+both array cores side by side (:mod:`verif.systolic.tb_core`), both OS row feeders side by
+side (:mod:`verif.systolic.tb_feeder`)."""
 
 from gen.elaborate import Design
+from amaranth.hdl import Shape
+from amaranth.lib.wiring import In, Out
+
 from gen.hierarchy import ModuleLibrary, convert
 from rtl.systolic.core import CoreGeometry, SystolicCoreReference, core_verilog, delay_verilog
+from rtl.systolic.feeder import RowFeederReference, feeder_signature, feeder_verilog
 
-__all__ = ["core_equivalence_design"]
+__all__ = ["core_equivalence_design", "feeder_equivalence_design"]
 
 
 def core_equivalence_design(rows, cols, dtype, *, adder_latency=3, tag_width=3, dataflow="ws"):
@@ -35,4 +41,30 @@ def core_equivalence_design(rows, cols, dtype, *, adder_latency=3, tag_width=3, 
                f"endmodule\n")
     text = "\n".join([library.verilog(), core_verilog(template, g, pe_name, delay_name),
                       convert(SystolicCoreReference(g), reference), wrapper])
+    return Design(top=top, verilog=text, sidecar={"top": top, "ports": []}, config=None)
+
+
+def feeder_equivalence_design(rows, dtype, *, adder_latency=3):
+    """A :class:`gen.elaborate.Design` whose top holds both OS row feeders on the same inputs;
+    outputs ``<port>_t`` (template) and ``<port>_r`` (reference)."""
+    g = CoreGeometry(rows, 2, dtype, adder_latency=adder_latency, dataflow="os")
+    top = f"feeder_equiv_{dtype}_{rows}_l{adder_latency}"
+    library = ModuleLibrary(top)
+    delay_name = library.define("delay", verilog=delay_verilog(f"{top}__delay"))
+    template, reference = f"{top}__feeder", f"{top}__reference"
+    members = feeder_signature(g).members
+    inputs = [name for name, member in members.items() if member.flow == In]
+    outputs = [name for name, member in members.items() if member.flow == Out]
+    ports = ["input clk", "input rst"]
+    width = {name: Shape.cast(member.shape).width for name, member in members.items()}
+    ports += [f"input [{width[name] - 1}:0] {name}" for name in inputs]
+    ports += [f"output [{width[name] - 1}:0] {name}_{side}" for name in outputs for side in "tr"]
+    common = ", ".join([".clk(clk)", ".rst(rst)"] + [f".{name}({name})" for name in inputs])
+    wrapper = (f"module {top} (\n  " + ",\n  ".join(ports) + ");\n"
+               + "".join(f"  {module} {side} ({common}, "
+                         + ", ".join(f".{name}({name}_{side})" for name in outputs) + ");\n"
+                         for module, side in ((template, "t"), (reference, "r")))
+               + "endmodule\n")
+    text = "\n".join([library.verilog(), feeder_verilog(template, g, delay_name),
+                      convert(RowFeederReference(g), reference), wrapper])
     return Design(top=top, verilog=text, sidecar={"top": top, "ports": []}, config=None)

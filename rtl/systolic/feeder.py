@@ -1,0 +1,118 @@
+"""The output-stationary row feeder: per-output-row serializers that stream A into the array.
+
+An OS job covers ``R * I`` output rows (I = ``interleave``). Output row ``s = r * I + u`` has a
+serializer of R A values. The scratchpad delivers one chunk (R values of one output row) per
+cycle on ``bus``; ``load`` with ``target = s`` stores it in serializer s (with ``ok_in``: the
+row is inside C). Array row r takes, in each cycle, the first value of serializer
+``r * I + pick`` (``pick`` is the same for every row: rows are I cycles apart), and that
+serializer shifts by one value after that. Row r's ``active`` and ``first`` are the inputs
+``active``, ``first`` delayed ``2 + r * I`` cycles (the row skew). Output:
+``a_out[r] = active_r & ok ? value : zero`` (``zero`` = the dtype's no-data value, -0 for
+bf16: see :mod:`.pe`), ``first_out[r] = first_r``. Serializer data is not reset (a value is
+only shown after a load); ``ok`` flags and the control delays are.
+
+Two implementations of this contract, as for the array core (:mod:`.core`):
+:func:`feeder_verilog` (templated ``generate`` loops: the serializers are ``R * R * I``
+values, a megabit for a 128x128 bf16 array, which Amaranth converts slowly) and
+:class:`RowFeederReference` (pure Amaranth, for the equivalence test).
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rtl.arith.pipeline import pipeline_delay
+
+from .pe import ZERO_A
+
+__all__ = ["feeder_signature", "feeder_verilog", "RowFeederReference"]
+
+
+def _bits(count):
+    return max(1, (count - 1).bit_length())
+
+
+def feeder_signature(geometry):
+    """Ports of the feeder of a :class:`~.core.CoreGeometry` (see the module docstring)."""
+    R, I, EW = geometry.rows, geometry.interleave, geometry.element_width
+    return wiring.Signature({
+        "bus": In(R * EW), "load": In(1), "target": In(_bits(R * I)), "ok_in": In(1),
+        "pick": In(_bits(I)), "active": In(1), "first": In(1),
+        "a_out": Out(R * EW), "first_out": Out(R),
+    })
+
+
+def feeder_verilog(name, geometry, delay_name):
+    """Verilog of feeder module ``name`` (see the module docstring)."""
+    g = geometry
+    R, I, EW = g.rows, g.interleave, g.element_width
+    TB, UB = _bits(R * I), _bits(I)
+    zero = ZERO_A[g.dtype]
+    return f"""module {name} (
+  input clk, input rst,
+  input [{R * EW - 1}:0] bus, input load, input [{TB - 1}:0] target, input ok_in,
+  input [{UB - 1}:0] pick, input active, input first,
+  output [{R * EW - 1}:0] a_out, output [{R - 1}:0] first_out);
+  // {R * I} serializers of {R} x {EW}-bit values; row r reads serializer r*{I} + pick
+  wire [{R * I * EW - 1}:0] heads;  // first value of serializer s: heads[s*{EW} +: {EW}]
+  wire [{R * I - 1}:0] ok;
+  genvar s, r;
+  generate
+    for (s = 0; s < {R * I}; s = s + 1) begin : ser
+      reg [{R * EW - 1}:0] data;
+      reg valid;
+      always @(posedge clk) begin
+        if (load && target == s) data <= bus;
+        else if (pick == s % {I}) data <= data >> {EW};
+        if (rst) valid <= 1'b0;
+        else if (load && target == s) valid <= ok_in;
+      end
+      assign heads[s*{EW} +: {EW}] = data[{EW - 1}:0];
+      assign ok[s] = valid;
+    end
+    for (r = 0; r < {R}; r = r + 1) begin : row
+      wire [1:0] ctrl;  // {{active, first}} of this row
+      {delay_name} #(.W(2), .D(2 + r * {I}), .RESET(1)) skew (.clk(clk), .rst(rst),
+        .d({{active, first}}), .q(ctrl));
+      wire [{EW - 1}:0] value = heads[(r * {I} + pick)*{EW} +: {EW}];
+      assign a_out[r*{EW} +: {EW}] = (ctrl[1] && ok[r * {I} + pick]) ? value : {EW}'d{zero};
+      assign first_out[r] = ctrl[0];
+    end
+  endgenerate
+endmodule
+"""
+
+
+class RowFeederReference(wiring.Component):
+    """The feeder of :func:`feeder_verilog` in pure Amaranth (for the equivalence test)."""
+
+    def __init__(self, geometry):
+        self.geometry = geometry
+        super().__init__(feeder_signature(geometry))
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self.geometry
+        R, I, EW = g.rows, g.interleave, g.element_width
+        values, oks = [], []
+        for index in range(R * I):
+            serial = Signal(R * EW, name=f"serial{index}")
+            ok = Signal(name=f"ok{index}")
+            with m.If(self.load & (self.target == index)):
+                m.d.sync += [serial.eq(self.bus), ok.eq(self.ok_in)]
+            with m.Elif(self.pick == index % I):
+                m.d.sync += serial.eq(serial.shift_right(EW))
+            values.append(serial[:EW])
+            oks.append(ok)
+        a_rows, firsts = [], []
+        for r in range(R):
+            active = pipeline_delay(m, 1, self.active, 2 + r * I, name=f"active{r}")
+            first = pipeline_delay(m, 1, self.first, 2 + r * I, name=f"first{r}")
+            value, ok = values[r * I], oks[r * I]
+            for u in range(1, I):
+                value = Mux(self.pick == u, values[r * I + u], value)
+                ok = Mux(self.pick == u, oks[r * I + u], ok)
+            a_rows.append(Mux(active & ok, value, ZERO_A[g.dtype]))
+            firsts.append(first)
+        m.d.comb += [self.a_out.eq(Cat(*a_rows)), self.first_out.eq(Cat(*firsts))]
+        return m
