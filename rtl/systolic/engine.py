@@ -125,7 +125,7 @@ def completion_layout():
 def tag_layout(acc_rows):
     """What travels with an A row (WS) or announces a result row (OS) through the array:
     accumulator ``row`` and ``bank``, ``first`` (write, do not add), ``last`` (the row's final
-    value), ``write`` (OS: the row is inside C) and ``end`` (OS: the N tile's last result)."""
+    value), ``write`` (OS: the row is inside C) and ``end`` (OS: a job's last result)."""
     return data.StructLayout({"row": (acc_rows - 1).bit_length() or 1, "bank": 1, "first": 1,
                               "last": 1, "write": 1, "end": 1})
 
@@ -376,11 +376,13 @@ class GemmEngine(wiring.Component):
         acc_free = Signal(2, init=0b11)       # accumulator bank may take a new N tile
         # rows of the N tile in each accumulator bank whose final value is written
         final_rows = [Signal(range(acc_rows + 1), name=f"final_rows{i}") for i in range(2)]
-        tile_done = Signal(2)                 # OS: every result of the bank's N tile written
+        # OS: rows of the N tile below which every result is written (results of a job arrive
+        # in any order; at the end of a job's results all rows up to its last are in)
+        os_final = [Signal(range(acc_rows + 1), name=f"os_final{i}") for i in range(2)]
         with m.If(start):
             m.d.sync += [spad_free.eq(0b11), slot_full.eq(0), bank_free.eq(0b11),
                          bank_loaded.eq(0), acc_free.eq(0b11), final_rows[0].eq(0),
-                         final_rows[1].eq(0), tile_done.eq(0),
+                         final_rows[1].eq(0), os_final[0].eq(0), os_final[1].eq(0),
                          rows_loaded[0].eq(0), rows_loaded[1].eq(0)]
 
         # -- memories --------------------------------------------------------------------
@@ -726,11 +728,11 @@ class GemmEngine(wiring.Component):
             with m.If(s2_valid & s2_tag.write & s2_tag.last & (s2_tag.bank == i)):
                 m.d.sync += final_rows[i].eq(final_rows[i] + 1)
             with m.If(s2_valid & s2_tag.end & (s2_tag.bank == i)):
-                m.d.sync += tile_done.bit_select(i, 1).eq(1)
+                m.d.sync += os_final[i].eq(final_rows[i] + s2_tag.write)
 
         # -- agent 6: write-back (accumulator bank -> WriteDma) -------------------------------
-        # WS rows become final in order (final_rows); OS results arrive in any order, so an OS
-        # N tile is written once all of its results are in (tile_done).
+        # WS rows become final in order (final_rows); OS results of a job arrive in any order,
+        # so OS rows are written up to the last job whose results are all in (os_final).
         wb = _Cursor("wb", dims, kstep, C)
         wb_row_i = Signal(range(acc_rows + 1))
         wb_blk = Signal(cfg.addr_bits)        # address of C row m0
@@ -740,7 +742,8 @@ class GemmEngine(wiring.Component):
             width=cfg.addr_bits + 20 + C * ACC_WIDTH, depth=4)
         in_flight = Signal()
         final = Mux(wb.n_parity, final_rows[1], final_rows[0])
-        rows_final = Mux(os_mode, tile_done.bit_select(wb.n_parity, 1), final > wb_row_i)
+        os_rows = Mux(wb.n_parity, os_final[1], os_final[0])
+        rows_final = Mux(os_mode, os_rows, final) > wb_row_i
         wb_ready = running & ~wb.done & rows_final
         read_now = wb_ready & (queue.level + in_flight < 3)
         for i in range(2):
@@ -757,11 +760,10 @@ class GemmEngine(wiring.Component):
         with m.If(read_now):
             m.d.sync += wb_ptr.eq(wb_ptr + d.ldc)
             with m.If(wb_row_i == wb.rows - 1):
-                m.d.sync += [wb_row_i.eq(0), acc_free.bit_select(wb.n_parity, 1).eq(1),
-                             tile_done.bit_select(wb.n_parity, 1).eq(0)]
+                m.d.sync += [wb_row_i.eq(0), acc_free.bit_select(wb.n_parity, 1).eq(1)]
                 for i in range(2):
                     with m.If(wb.n_parity == i):
-                        m.d.sync += final_rows[i].eq(0)
+                        m.d.sync += [final_rows[i].eq(0), os_final[i].eq(0)]
                 # skip the K tiles: this cursor moves by N tiles
                 m.d.sync += wb.k_left.eq(d.k)
                 m.d.sync += wb.n_parity.eq(~wb.n_parity)
@@ -833,7 +835,7 @@ class GemmEngine(wiring.Component):
 
         # the job whose results are in the array (cur) and the one being announced (pend)
         job = data.StructLayout({"valid": 1, "m_sub": len(m_sub), "rows": len(m_sub),
-                                 "bank": 1, "end": 1})
+                                 "bank": 1})
         cur, pend = Signal(job), Signal(job)
 
         rows_needed = _min(m_sub + RI, ofeed.rows)
@@ -860,8 +862,7 @@ class GemmEngine(wiring.Component):
                 m.d.sync += [pend.eq(cur), busy.eq(1), flushing.eq(can_flush)]
             with m.If(can_start):
                 m.d.sync += [cur.valid.eq(1), cur.m_sub.eq(m_sub), cur.rows.eq(ofeed.rows),
-                             cur.bank.eq(ofeed.n_parity),
-                             cur.end.eq(m_sub + RI >= ofeed.rows)]
+                             cur.bank.eq(ofeed.n_parity)]
                 with m.If(~claimed):
                     m.d.sync += [claimed.eq(1), acc_free.bit_select(ofeed.n_parity, 1).eq(0)]
             with m.If(can_flush):
@@ -962,7 +963,7 @@ class GemmEngine(wiring.Component):
         m.d.comb += [tag.row.eq(pend.m_sub + t_row), tag.bank.eq(pend.bank),
                      tag.first.eq(1), tag.last.eq(1),
                      tag.write.eq(pend.m_sub + t_row < pend.rows),
-                     tag.end.eq(pend.end & (t_row == I - 1))]
+                     tag.end.eq(t_row == I - 1)]
         tag_valid, tag_r = Signal(), Signal(tags)
         m.d.sync += [tag_valid.eq(announcing), tag_r.eq(tag)]
         b_data = Signal(8 * C * es)
