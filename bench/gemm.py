@@ -49,7 +49,7 @@ class GemmKernel(Kernel):
     @staticmethod
     def run_dataflow(config):
         """The dataflow the bench's GEMM runs in."""
-        return "os" if config.dataflow == "os" else "ws"
+        return config.dataflows[0]
 
     def _check_shape(self, config, m, k, n):
         for name, value in (("--m", m), ("--k", k), ("--n", n)):

@@ -36,7 +36,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 __all__ = ["StreamHarness", "StreamSource", "StreamSink", "ProtocolError", "pack", "unpack",
-           "load_design", "to_signed"]
+           "load_design", "to_signed", "start_clock_and_reset"]
 
 
 class ProtocolError(AssertionError):
@@ -196,6 +196,18 @@ class StreamSink:
             self.cycles.append(cycle)
 
 
+async def start_clock_and_reset(dut, *, inputs=(), reset_cycles=4, period=10):
+    """Start ``dut.clk`` (``period`` ns), drive the ports named in ``inputs`` to 0 and hold
+    ``dut.rst`` for ``reset_cycles`` rising edges; returns with reset released."""
+    cocotb.start_soon(Clock(dut.clk, period, unit="ns").start())
+    dut.rst.value = 1
+    for name in inputs:
+        getattr(dut, name).value = 0
+    for _ in range(reset_cycles):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+
+
 class StreamHarness:
     """Clock, reset and the per-cycle loop that drives, samples and checks all streams.
 
@@ -241,11 +253,7 @@ class StreamHarness:
 
     async def start(self, reset_cycles=4):
         """Start the clock, hold reset for ``reset_cycles`` and start the per-cycle loop."""
-        cocotb.start_soon(Clock(self.dut.clk, self._period, unit="ns").start())
-        self.dut.rst.value = 1
-        for _ in range(reset_cycles):
-            await RisingEdge(self.dut.clk)
-        self.dut.rst.value = 0
+        await start_clock_and_reset(self.dut, reset_cycles=reset_cycles, period=self._period)
         self._task = cocotb.start_soon(self._loop())
 
     async def _loop(self):

@@ -28,7 +28,7 @@ class SystolicConfig(Config):
                    "memories built from flops (< 32 words)": ["__sram"],
                    "dma (AXI read/write)": [".reader", ".writer"],
                    "controller": []}
-    derived = ("element_bytes", "peak_macs_per_cycle", "array_latency", "os_latency",
+    derived = ("element_bytes", "dataflows", "peak_macs_per_cycle", "array_latency", "os_latency",
                "os_interleave", "os_block_rows", "min_slot",
                "line_chunks", "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes",
                "max_k", "descriptor_words")
@@ -63,6 +63,11 @@ class SystolicConfig(Config):
     @property
     def element_bytes(self):
         return 1 if self.dtype == "int8" else 2
+
+    @property
+    def dataflows(self):
+        """The dataflows a descriptor may choose (the first is the bench's)."""
+        return ["ws", "os"] if self.dataflow == "both" else [self.dataflow]
 
     @property
     def peak_macs_per_cycle(self):

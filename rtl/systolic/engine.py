@@ -145,6 +145,29 @@ def _min(a, b):
     return Mux(a < b, a, b)
 
 
+def _count_first(m, counters, cases):
+    """Statements (under the caller's ``m.If``) that add one to the counter of the first
+    ``(condition, name)`` of ``cases`` whose condition holds (the last one should be 1)."""
+    condition, name = cases[0]
+    with m.If(condition):
+        m.d.sync += counters[name].eq(counters[name] + 1)
+    for condition, name in cases[1:]:
+        with m.Elif(condition):
+            m.d.sync += counters[name].eq(counters[name] + 1)
+
+
+def _next_chunk(m, t_base, t_sub, q, mb):
+    """Statements (under the caller's ``m.If``) that move a scratchpad position from chunk t
+    to chunk t + 1: bank ``t_sub = t mod q``, line base ``t_base = (t // q) * mb`` (line l of
+    a block's row i is at ``l * mb + i``). Only the registers that change are assigned."""
+    if q == 1:
+        m.d.sync += t_base.eq(t_base + mb)
+    else:
+        m.d.sync += t_sub.eq(t_sub + 1)
+        with m.If(t_sub == q - 1):
+            m.d.sync += t_base.eq(t_base + mb)
+
+
 class _Cursor:
     """Position in the job sequence (M block -> N tile -> K tile), one per agent. A K tile is
     ``kstep`` rows (WS: R; OS: all of K), an N tile ``cols`` columns.
@@ -254,7 +277,7 @@ class GemmEngine(wiring.Component):
         running = Signal()
         # the dataflow of the current GEMM (a constant unless the engine is built for both)
         os_mode = Signal(init=int(cfg.dataflow == "os"))
-        supported = {"ws": (0,), "os": (1,), "both": (0, 1)}[cfg.dataflow]
+        supported = [DATAFLOW_CODES[name] for name in cfg.dataflows]
         # K extent of a job (WS: a K tile; OS: all of K), for the cursors
         kstep = Mux(os_mode, d.k, R) if g.has_os else R
         # OS: M blocks of a multiple of R * I rows where possible (every job has R * I rows)
@@ -624,12 +647,7 @@ class GemmEngine(wiring.Component):
             # (assign only the register that changes: a no-op assignment to the other one
             # would override its own update made elsewhere in this cycle)
             with m.If(~feed.last_k):
-                if q == 1:
-                    m.d.sync += t_base.eq(t_base + mb)
-                else:
-                    m.d.sync += t_sub.eq(t_sub + 1)
-                    with m.If(t_sub == q - 1):
-                        m.d.sync += t_base.eq(t_base + mb)
+                _next_chunk(m, t_base, t_sub, q, mb)
             with m.Else():
                 m.d.sync += [t_base.eq(0), t_sub.eq(0), n_claimed.eq(0)]
                 with m.If(feed.last_n):
@@ -649,20 +667,10 @@ class GemmEngine(wiring.Component):
         # stall classification (one counter per counted cycle of RUN)
         m.d.comb += finishing.eq(writer_done & writer.idle)
         with m.If(running & ~os_mode & ~finishing):
-            with m.If(issue):
-                m.d.sync += counters["busy_cycles"].eq(counters["busy_cycles"] + 1)
-            with m.Elif(feed.done):
-                m.d.sync += counters["stall_drain"].eq(counters["stall_drain"] + 1)
-            with m.Elif(~in_rows):
-                m.d.sync += counters["stall_slot"].eq(counters["stall_slot"] + 1)
-            with m.Elif(counters["busy_cycles"] == 0):
-                m.d.sync += counters["stall_setup"].eq(counters["stall_setup"] + 1)
-            with m.Elif(~have_bank):
-                m.d.sync += counters["stall_weights"].eq(counters["stall_weights"] + 1)
-            with m.Elif(~have_row):
-                m.d.sync += counters["stall_a"].eq(counters["stall_a"] + 1)
-            with m.Else():
-                m.d.sync += counters["stall_acc"].eq(counters["stall_acc"] + 1)
+            _count_first(m, counters, [
+                (issue, "busy_cycles"), (feed.done, "stall_drain"), (~in_rows, "stall_slot"),
+                (counters["busy_cycles"] == 0, "stall_setup"), (~have_bank, "stall_weights"),
+                (~have_row, "stall_a"), (1, "stall_acc")])
 
         # -- agent 4b: the output-stationary stream (scratchpad, weight buffer -> array) -----
         # (each agent names what it drives into the array; wide values are chosen with Mux,
@@ -891,12 +899,7 @@ class GemmEngine(wiring.Component):
                     m.d.sync += u_step.eq(u_step + 1)
                 with m.If(sub == RI - 1):
                     m.d.sync += sub.eq(0)
-                    if q == 1:
-                        m.d.sync += t_base.eq(t_base + mb)
-                    else:
-                        m.d.sync += t_sub.eq(t_sub + 1)
-                        with m.If(t_sub == q - 1):
-                            m.d.sync += t_base.eq(t_base + mb)
+                    _next_chunk(m, t_base, t_sub, q, mb)
                 with m.Else():
                     m.d.sync += sub.eq(sub + 1)
 
@@ -970,24 +973,10 @@ class GemmEngine(wiring.Component):
         m.d.comb += b_data.eq(Mux(b_valid, wbuf_r.data, 0))
 
         # stall classification (one counter per counted cycle of RUN)
-        def bump(name):
-            return counters[name].eq(counters[name] + 1)
         with m.If(running & os_mode & ~finishing):
-            with m.If(useful):
-                m.d.sync += bump("busy_cycles")
-            with m.Elif(ofeed.done):
-                m.d.sync += bump("stall_drain")
-            with m.Elif(go):
-                m.d.sync += bump("stall_slot")
-            with m.Elif(counters["busy_cycles"] == 0):
-                m.d.sync += bump("stall_setup")
-            with m.Elif(~have_slot):
-                m.d.sync += bump("stall_weights")
-            with m.Elif(~have_rows):
-                m.d.sync += bump("stall_a")
-            with m.Elif(~have_acc):
-                m.d.sync += bump("stall_acc")
-            with m.Else():
-                m.d.sync += bump("stall_slot")
+            _count_first(m, counters, [
+                (useful, "busy_cycles"), (ofeed.done, "stall_drain"), (go, "stall_slot"),
+                (counters["busy_cycles"] == 0, "stall_setup"), (~have_slot, "stall_weights"),
+                (~have_rows, "stall_a"), (~have_acc, "stall_acc"), (1, "stall_slot")])
         return {"a.valid": tag_valid, "a.tag": tag_r, "a.data": a_data, "a.sel": firsts,
                 "w.valid": b_shift, "w.bank": 0, "w.data": b_data}

@@ -131,7 +131,6 @@ def expected_counters(design, m, k, n, dataflow="ws"):
     q = derived["line_chunks"]
     kt = -(-k // rows)
     spad_mb = max(1, config["spad_rows"] // q) // -(-kt // q)
-    moved = {"write_bytes": m * n * 4}
     if dataflow == "ws":
         mb = min(config["acc_rows"], spad_mb)
         busy = m * -(-n // cols) * kt
@@ -142,4 +141,5 @@ def expected_counters(design, m, k, n, dataflow="ws"):
         jobs = sum(-(-rows_ // (rows * interleave)) for rows_ in block_rows) * -(-n // cols)
         busy = jobs * k * interleave
     blocks = -(-m // mb)
-    return {"busy_cycles": busy, "read_bytes": m * k * es + blocks * k * n * es, **moved}
+    return {"busy_cycles": busy, "read_bytes": m * k * es + blocks * k * n * es,
+            "write_bytes": m * n * 4}

@@ -15,8 +15,9 @@ import os
 import numpy as np
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
+
+from verif.stream import start_clock_and_reset
 
 
 def _random_elements(rng, count, width):
@@ -45,13 +46,7 @@ async def equivalent(dut):
     cycles = int(os.environ.get("CORE_CYCLES", "400"))
     dut._log.info("seed %d: %dx%d core, %d-bit elements, %d cycles", cocotb.RANDOM_SEED, rows,
                   cols, width, cycles)
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    for name in ("a_in", "sel_in", "v_in", "tag_in", "w_in", "w_shift", "w_bank"):
-        getattr(dut, name).value = 0
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await start_clock_and_reset(dut, inputs=("a_in", "sel_in", "v_in", "tag_in", "w_in", "w_shift", "w_bank"), reset_cycles=3)
     valid_seen = 0
     has_os = hasattr(dut, "os")
     if has_os:

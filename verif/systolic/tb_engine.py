@@ -133,11 +133,6 @@ def check_job(bench, job, record, *, index):
         f"{label}: counter cycles = {record['cycles']}, testbench counted {tb_cycles}"
 
 
-def dataflows(config):
-    """The dataflows a descriptor may ask of this engine."""
-    return {"ws": ["ws"], "os": ["os"], "both": ["ws", "os"]}[config["dataflow"]]
-
-
 def shape_list(config, derived, dataflow="ws"):
     """Shapes for the configured array (relative to rows x cols and the memories; OS shapes
     keep K <= os_max_k)."""
@@ -169,7 +164,7 @@ async def shapes(dut):
     design, config, rng = bench.design, bench.config, bench.rng
     jobs, base = [], 0x1F0  # first rows straddle beats; later ones cross 4 KB boundaries
     # an engine built for both dataflows alternates them GEMM by GEMM (back to back)
-    modes = dataflows(config)
+    modes = design["derived"]["dataflows"]
     lists = [shape_list(config, design["derived"], mode) for mode in modes]
     plan = [(mode, shapes_[i], i == len(shapes_) - 1)
             for i in range(max(map(len, lists)))
@@ -195,11 +190,11 @@ async def errors(dut):
     dtype = config["dtype"]
     other = "bf16" if dtype == "int8" else "int8"
     a, b = random_operands(rng, 3, 5, 4, dtype)
-    good = GemmJob(a, b, dtype, dataflows(config)[-1])
+    modes = design["derived"]["dataflows"]
+    good = GemmJob(a, b, dtype, modes[-1])
     good.place(rng, 0x100)
     good.load(bench.memory)
     max_k = design["derived"]["max_k"]
-    modes = dataflows(config)
     cases = {
         "shape": GemmJob(a, b, dtype, extra={"n": 0}),
         "dtype": GemmJob(a, b, dtype, extra={"dtype": DTYPE_CODES[other]}),
@@ -229,7 +224,7 @@ async def reset(dut):
     config, rng = bench.config, bench.rng
     R, C = config["rows"], config["cols"]
     # long enough (several M blocks, K and N tiles) that the reset surely interrupts it
-    modes = dataflows(config)
+    modes = bench.design["derived"]["dataflows"]
     a, b = random_operands(rng, 2 * config["acc_rows"] + 3, 4 * R, 3 * C, config["dtype"])
     first = GemmJob(a, b, config["dtype"], modes[-1])
     first.place(rng, 0x40)
@@ -262,7 +257,7 @@ async def bench(dut):
     rng = np.random.default_rng(cocotb.RANDOM_SEED)
     with np.load(os.environ["HYBRIDGEN_BENCH_INPUTS"]) as npz:
         a, b = npz["a"], npz["b"]
-    job = GemmJob(a, b, config["dtype"], dataflows(config)[0])
+    job = GemmJob(a, b, config["dtype"], design["derived"]["dataflows"][0])
     end = job.place(rng, 0, dense=True)
     latency = int(os.environ.get("GEMM_READ_LATENCY", "32"))
     size = 1 << max(20, int(end + 4096).bit_length())

@@ -13,8 +13,9 @@ import os
 import numpy as np
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
+
+from verif.stream import start_clock_and_reset
 
 
 @cocotb.test()
@@ -26,13 +27,7 @@ async def equivalent(dut):
     cycles = int(os.environ.get("FEEDER_CYCLES", "400"))
     dut._log.info("seed %d: %d rows, interleave %d, %d cycles", cocotb.RANDOM_SEED, rows,
                   interleave, cycles)
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    for name in ("bus", "load", "target", "ok_in", "pick", "active", "first"):
-        getattr(dut, name).value = 0
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await start_clock_and_reset(dut, inputs=("bus", "load", "target", "ok_in", "pick", "active", "first"), reset_cycles=3)
     shown = 0
     for cycle in range(cycles):
         dut.rst.value = int(cycle == cycles // 2)
