@@ -2,7 +2,7 @@
 
 Inputs ``a`` (M x K) and ``b`` (K x N): int8, or uint16 bf16 bit patterns. Output ``c``
 (M x N): int32, or uint32 fp32 bit patterns, read back from the memory model after the engine's
-completion; ``correct`` compares it with :func:`golden.gemm.gemm` (bit-exact, the hardware's
+completion; ``correct`` compares it with :func:`hybridgen.golden.gemm.gemm` (bit-exact, the hardware's
 accumulation order).
 
 ``--dataflow ws|os`` builds the engine for that dataflow (an alias of ``--set dataflow=``); an
@@ -19,7 +19,7 @@ counter must agree, ``counter_cycles``), ``ideal_cycles = ceil(M K N / (rows col
 ``roofline_utilization``, and the engine's counters: busy cycles and the stall breakdown.
 """
 
-from gen.errors import ConfigError, UserError
+from hybridgen.gen.errors import ConfigError, UserError
 
 from .kernel import Kernel
 
@@ -32,7 +32,7 @@ class GemmKernel(Kernel):
     name = "gemm"
     blocks = ("systolic",)
     aliases = ("dtype", "dataflow")
-    testbench = "verif.systolic.tb_engine"
+    testbench = "hybridgen.verif.systolic.tb_engine"
     testcase = "bench"
     input_keys = ("a", "b")
 
@@ -75,7 +75,7 @@ class GemmKernel(Kernel):
                 "c": "int32" if config.dtype == "int8" else "uint32 fp32"}
 
     def make_inputs(self, rng, config, shape):
-        from verif.systolic.gemm import random_operands
+        from hybridgen.verif.systolic.gemm import random_operands
         a, b = random_operands(rng, shape["m"], shape["k"], shape["n"], config.dtype)
         return {"a": a, "b": b}
 
@@ -93,7 +93,7 @@ class GemmKernel(Kernel):
         return {"GEMM_READ_LATENCY": str(getattr(self, "_latency", 32))}
 
     def golden(self, config, inputs):
-        from golden.gemm import gemm
+        from hybridgen.golden.gemm import gemm
         return {"c": gemm(inputs["a"], inputs["b"], config.dtype, config.rows,
                           self.run_dataflow(config))}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.errors import ConfigError, UserError
+from hybridgen.gen.errors import ConfigError, UserError
 
 __all__ = ["Kernel", "run_bench", "save_npz", "load_inputs"]
 
@@ -164,7 +164,7 @@ def save_npz(path, arrays, meta):
 
 def _simulate(kernel, design, sim, inputs, seed):
     """Run the kernel's cocotb bench test; return (outputs, measured dict)."""
-    from verif import runner
+    from hybridgen.verif import runner
 
     sim_build = runner.build(design, sim)
     runs = runner.build_root() / "runs"
@@ -187,9 +187,9 @@ def _simulate(kernel, design, sim, inputs, seed):
 
 def run_bench(args):
     """Run ``hybridgen bench`` for parsed ``args``; return the JSON-ready result dict."""
-    from bench import KERNELS
-    from gen.elaborate import generate
-    from gen.presets import resolve
+    from hybridgen.bench import KERNELS
+    from hybridgen.gen.elaborate import generate
+    from hybridgen.gen.presets import resolve
 
     kernel = KERNELS[args.kernel]
     overrides = _alias_overrides(kernel, args)

@@ -4,7 +4,7 @@ RTL dequantizer from the bytes the packer emitted (the KV link of HMA-Serve, DES
 Inputs: ``x`` (uint16 bf16, shape ``(T, 32, 32)``, tiles in order, each row-major). Outputs:
 ``packed`` (uint8, the packer's bytes, tiles back to back), ``unpacked`` (uint16 bf16,
 ``(T, 32, 32)``, the dequantizer's output). ``correct`` compares both with
-:func:`golden.kvquant.bfp_pack_tile` / :func:`~golden.kvquant.bfp_unpack_tile_bf16_bits`.
+:func:`hybridgen.golden.kvquant.bfp_pack_tile` / :func:`~hybridgen.golden.kvquant.bfp_unpack_tile_bf16_bits`.
 
 Tile formats: the configured one (``--format bfp8|bfp4``, an alias of ``--set format=...``);
 with ``format = "both"`` (run-time choice) tiles alternate BFP8, BFP4, BFP8, ...
@@ -24,7 +24,7 @@ dequantizer as they leave the packer. Figures:
 
 import numpy as np
 
-from gen.errors import ConfigError, UserError
+from hybridgen.gen.errors import ConfigError, UserError
 
 from .kernel import Kernel
 
@@ -43,7 +43,7 @@ class KvCodecKernel(Kernel):
     name = "kvcodec"
     blocks = ("kv",)
     aliases = ("format",)
-    testbench = "verif.kv.tb_kv"
+    testbench = "hybridgen.verif.kv.tb_kv"
     testcase = "bench"
     input_keys = ("x",)
 
@@ -67,7 +67,7 @@ class KvCodecKernel(Kernel):
         return {"x": "uint16 bf16", "packed": "uint8 bytes", "unpacked": "uint16 bf16"}
 
     def make_inputs(self, rng, config, shape):
-        from verif.kv.tiles import random_tiles
+        from hybridgen.verif.kv.tiles import random_tiles
         return {"x": np.stack(random_tiles(rng, shape["tiles"])).astype(np.uint16)}
 
     def shape_of_inputs(self, inputs, config):
@@ -78,7 +78,7 @@ class KvCodecKernel(Kernel):
         return {"tiles": int(x.shape[0])}
 
     def golden(self, config, inputs):
-        from golden.kvquant import bfp_pack_tile, bfp_unpack_tile_bf16_bits
+        from hybridgen.golden.kvquant import bfp_pack_tile, bfp_unpack_tile_bf16_bits
         packed, unpacked = [], []
         for tile, fmt in zip(inputs["x"], _tile_formats(config, len(inputs["x"]))):
             data = bfp_pack_tile(tile, fmt, bf16_bits=True)

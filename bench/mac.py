@@ -8,7 +8,7 @@ and so includes the pipeline latency once.
 
 import numpy as np
 
-from gen.errors import ConfigError, UserError
+from hybridgen.gen.errors import ConfigError, UserError
 
 from .kernel import Kernel
 
@@ -19,7 +19,7 @@ class MacKernel(Kernel):
     name = "mac"
     blocks = ("mac",)
     aliases = ("dtype",)
-    testbench = "verif.arith.tb_mac"
+    testbench = "hybridgen.verif.arith.tb_mac"
     testcase = "bench"
     input_keys = ("a", "b", "acc_in")
 
@@ -40,7 +40,7 @@ class MacKernel(Kernel):
                 "out": "uint32 fp32"}
 
     def make_inputs(self, rng, config, shape):
-        from verif import operands
+        from hybridgen.verif import operands
         n = shape["n"]
         if config.dtype == "int8":
             a, b, acc, _ = operands.int8_mac_operands(rng, n)
@@ -61,7 +61,7 @@ class MacKernel(Kernel):
         return {"n": int(n)}
 
     def golden(self, config, inputs):
-        from golden import numerics
+        from hybridgen.golden import numerics
         if config.dtype == "int8":
             return {"out": numerics.mac_int8(inputs["a"], inputs["b"],
                                              inputs["acc_in"]).astype(np.int32)}

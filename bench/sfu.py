@@ -1,7 +1,7 @@
 """``hybridgen bench sfu``: N fp32 inputs through one lane of the special-function units.
 
 ``--op exp|exp2|recip|softplus|silu|sigmoid`` (default exp). Saved keys: ``x`` (uint32 fp32
-inputs), ``op`` (uint8 op code per input, :data:`golden.numerics.VECTOR_OPS`), ``y`` (uint32
+inputs), ``op`` (uint8 op code per input, :data:`hybridgen.golden.numerics.VECTOR_OPS`), ``y`` (uint32
 fp32 results from the RTL). Random inputs cover the whole fp32 range (half uniform bit
 patterns, half |x| in [2^-27, 2^8) with random mantissas); ``--inputs`` replays a file's ``x``.
 The JSON adds ``max_rel_err`` and ``max_ulp_err`` of the RTL results against float64 (where
@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from gen.errors import ConfigError, UserError
+from hybridgen.gen.errors import ConfigError, UserError
 
 from .kernel import Kernel
 
@@ -35,10 +35,10 @@ class OpChoice(argparse.Action):
 
 
 class OpKernel(Kernel):
-    """Base of the kernels run by ``verif.vector.tb_vector``: fp32 bit patterns ``x`` in, ``y``
+    """Base of the kernels run by ``hybridgen.verif.vector.tb_vector``: fp32 bit patterns ``x`` in, ``y``
     out, one op code per input row chosen by ``--op``."""
 
-    testbench = "verif.vector.tb_vector"
+    testbench = "hybridgen.verif.vector.tb_vector"
     testcase = "bench"
     input_keys = ("x",)
     default_op = None
@@ -54,7 +54,7 @@ class OpKernel(Kernel):
                             help=f"operation (default {self.default_op})")
 
     def _code(self):
-        from golden.numerics import VECTOR_OPS
+        from hybridgen.golden.numerics import VECTOR_OPS
         return VECTOR_OPS[self.op]
 
     def formats(self, config):
@@ -80,7 +80,7 @@ class SfuKernel(OpKernel):
         return {"n": args.n}
 
     def make_inputs(self, rng, config, shape):
-        from verif.vector.operands import fp32_random
+        from hybridgen.verif.vector.operands import fp32_random
         n = shape["n"]
         return {"x": fp32_random(rng, n), "op": np.full(n, self._code(), dtype=np.uint8)}
 
@@ -92,14 +92,14 @@ class SfuKernel(OpKernel):
         return {"n": int(x.size)}
 
     def golden(self, config, inputs):
-        from golden import numerics
+        from hybridgen.golden import numerics
         return {"y": numerics.sfu_op(self.op, inputs["x"], None, config.params())}
 
     def ideal_cycles(self, config, shape):
         return shape["n"]
 
     def figures(self, config, shape, inputs, outputs, measured):
-        from golden import numerics
+        from hybridgen.golden import numerics
         rel, ulp = numerics.measure_error(outputs["y"], numerics.sfu_reference(self.op,
                                                                                inputs["x"]))
         return {"op": self.op, "max_rel_err": rel,

@@ -9,7 +9,7 @@
 
 import numpy as np
 
-from gen.errors import ConfigError, UserError
+from hybridgen.gen.errors import ConfigError, UserError
 
 from .sfu import OpKernel, SfuKernel
 
@@ -52,7 +52,7 @@ class VectorKernel(OpKernel):
         return {"rows": int(x.shape[0]), "width": config.width}
 
     def golden(self, config, inputs):
-        from golden import numerics
+        from hybridgen.golden import numerics
         return {"y": numerics.vector_op(self.op, inputs["x"], np.zeros_like(inputs["x"]),
                                         config.sfu.params())}
 

@@ -83,7 +83,7 @@ def cmd_generate(args):
 
 
 def cmd_synth(args):
-    from synth import synthesize
+    from hybridgen.synth import synthesize
 
     from .elaborate import generate
     design = generate(args.preset, args.overrides, top=args.top)
@@ -106,7 +106,7 @@ def cmd_synth(args):
 
 
 def cmd_bench(args):
-    from bench import run_bench
+    from hybridgen.bench import run_bench
     result = run_bench(args)
     if args.json:
         print(json.dumps(result))
@@ -140,7 +140,7 @@ def cmd_test(args):
 
 
 def _build_parser():
-    from bench import KERNELS
+    from hybridgen.bench import KERNELS
     parser = _Parser(prog="hybridgen", description="Hardware generator for hybrid "
                      "Mamba-Transformer inference accelerators")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -200,6 +200,10 @@ def main(argv=None):
     except RuntimeError as err:
         print(f"hybridgen: failed: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader went away (``hybridgen show ... | head``): not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("hybridgen: interrupted", file=sys.stderr)
         return 130

@@ -3,7 +3,7 @@
 A block's configuration is a frozen dataclass deriving from :class:`Config`. Its fields are
 declared with :func:`param` (a scalar with its allowed values) or :func:`group` (a nested
 configuration). Validation happens in ``__post_init__``, so an invalid configuration object can
-never exist; every error is a :class:`~gen.errors.ConfigError` naming the field (as a dotted path)
+never exist; every error is a :class:`~hybridgen.gen.errors.ConfigError` naming the field (as a dotted path)
 and what is allowed.
 
 Values come from three places, all going through the same checks:

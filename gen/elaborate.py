@@ -1,7 +1,7 @@
 """Elaboration: configuration -> Verilog text + JSON sidecar.
 
 :func:`generate` builds the block's top component, converts it (and every leaf of its
-:class:`~gen.hierarchy.ModuleLibrary`, each once) to Verilog, and describes every port.
+:class:`~hybridgen.gen.hierarchy.ModuleLibrary`, each once) to Verilog, and describes every port.
 :func:`write_design` writes ``<top>.v`` and ``<top>.json`` atomically: either both files appear
 complete or neither does.
 """

@@ -4,10 +4,10 @@ The model is a stack of pre-norm residual layers chosen by a pattern string (the
 ``hybrid_override_pattern`` convention of Nemotron-H):
 
 * ``M`` - Mamba-2 mixer: ``in_proj -> [z | xBC | dt]``; causal depthwise conv1d (width ``d_conv``,
-  with bias) + silu on ``xBC``; split into ``x, B, C``; SSD (:mod:`golden.ssd`) with
+  with bias) + silu on ``xBC``; split into ``x, B, C``; SSD (:mod:`hybridgen.golden.ssd`) with
   ``A = -exp(A_log)``, ``D``, ``dt = softplus(dt + dt_bias)``; gated RMSNorm
   ``rmsnorm(y * silu(z))`` per group of ``d_inner / ngroups`` channels; ``out_proj``.
-* ``*`` - GQA attention (:mod:`golden.attention`), causal, optional RoPE (rotate-half).
+* ``*`` - GQA attention (:mod:`hybridgen.golden.attention`), causal, optional RoPE (rotate-half).
 * ``-`` - MLP: ``relu2`` (squared ReLU, Nemotron-H) or ``swiglu`` (Llama 3, Qwen3).
 * ``S`` - a shared transformer block (attention then MLP, each pre-norm residual) whose weights
   are shared by every ``S`` in the pattern while each occurrence keeps its own KV cache - a
@@ -18,15 +18,15 @@ logits. Weights are float64, drawn from ``numpy.random.default_rng(cfg.seed)``.
 
 Three execution paths over the same weights:
 
-* :meth:`HybridModel.forward` - the reference: :func:`~golden.ssd.ssd_recurrent` and
-  :func:`~golden.attention.attention` over the whole sequence.
-* :meth:`HybridModel.prefill` - what the prefill side runs: :func:`~golden.ssd.ssd_chunked` and
-  :func:`~golden.attention.flash_attention`; returns the logits and a :class:`HybridCache`.
-* :meth:`HybridModel.decode` - one token per call: :func:`~golden.ssd.ssd_step`, a conv-state
-  window and :func:`~golden.attention.decode_attention` on the KV cache.
+* :meth:`HybridModel.forward` - the reference: :func:`~hybridgen.golden.ssd.ssd_recurrent` and
+  :func:`~hybridgen.golden.attention.attention` over the whole sequence.
+* :meth:`HybridModel.prefill` - what the prefill side runs: :func:`~hybridgen.golden.ssd.ssd_chunked` and
+  :func:`~hybridgen.golden.attention.flash_attention`; returns the logits and a :class:`HybridCache`.
+* :meth:`HybridModel.decode` - one token per call: :func:`~hybridgen.golden.ssd.ssd_step`, a conv-state
+  window and :func:`~hybridgen.golden.attention.decode_attention` on the KV cache.
 
 Disaggregated flow: ``prefill`` on one side, :func:`ship_cache` (optionally BFP8/BFP4-quantize
-the KV cache with :mod:`golden.kvquant` and dequantize on arrival), ``decode`` N tokens on the
+the KV cache with :mod:`hybridgen.golden.kvquant` and dequantize on arrival), ``decode`` N tokens on the
 other (:func:`disaggregated_decode`). Only the shipped KV prefix is quantized; KV entries of the
 decoded tokens and all Mamba states (SSM state, conv state) stay exact.
 """
@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 import ml_dtypes
 import numpy as np
 
-from golden.attention import attention, decode_attention, flash_attention
-from golden.kvquant import bfp_quantize, bfp_dequantize
-from golden.ssd import silu, ssd_chunked, ssd_recurrent, ssd_step
+from hybridgen.golden.attention import attention, decode_attention, flash_attention
+from hybridgen.golden.kvquant import bfp_quantize, bfp_dequantize
+from hybridgen.golden.ssd import silu, ssd_chunked, ssd_recurrent, ssd_step
 
 __all__ = ["HybridConfig", "HybridCache", "HybridModel", "TINY_CONFIGS", "ship_cache",
            "disaggregated_decode", "kv_cache_nbytes"]
@@ -431,7 +431,7 @@ def ship_cache(cache, kv_format=None):
     cache : HybridCache
     kv_format : {None, "bf16", "bfp8", "bfp4"}
         None ships exactly. "bfp8"/"bfp4": every K and V is quantized with
-        :func:`golden.kvquant.bfp_quantize` along the head dimension (blocks of 16 along
+        :func:`hybridgen.golden.kvquant.bfp_quantize` along the head dimension (blocks of 16 along
         ``head_dim``; the values are rounded to float32 first) and dequantized on arrival.
         "bf16": K and V rounded to bf16 (ml_dtypes, RNE). SSM and conv states always ship exact.
 

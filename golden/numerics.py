@@ -3,7 +3,7 @@
 Every function works on raw bit patterns - ``uint16`` for bf16, ``uint32`` for fp32, ``int8`` /
 ``int32`` for integers - and is vectorized over numpy arrays (scalars give 0-d arrays). The
 functions implement the numerics contract of DESIGN.md section 4a and have the names of the
-hardware units in :mod:`rtl.arith`:
+hardware units in :mod:`hybridgen.rtl.arith`:
 
 * subnormal inputs count as zeros of the same sign;
 * an exact result ``r`` with ``0 < |r| < 2^-126`` is a zero with the sign of ``r``;
@@ -139,7 +139,7 @@ def _finish_fp32(values):
 
 
 def fp32_add(a, b):
-    """Bit-exact model of :class:`rtl.arith.fp32.Fp32Add`: ``a + b`` on fp32 bit patterns.
+    """Bit-exact model of :class:`hybridgen.rtl.arith.fp32.Fp32Add`: ``a + b`` on fp32 bit patterns.
 
     Correctly rounded: the result is the exact sum of the flushed inputs rounded to nearest even,
     at most 0.5 ulp from it where the result is normal; ``|r| >= 2^128 - 2^103`` gives +-inf; an
@@ -154,7 +154,7 @@ def fp32_add(a, b):
 
 
 def bf16_mul_exact(a, b):
-    """Bit-exact model of :class:`rtl.arith.fp32.Bf16MulExact`: bf16 x bf16 -> fp32, exact.
+    """Bit-exact model of :class:`hybridgen.rtl.arith.fp32.Bf16MulExact`: bf16 x bf16 -> fp32, exact.
 
     The product of the flushed inputs is exact in float64 (16-bit significand) and exact in fp32
     wherever it is normal (error 0). ``0 < |p| < 2^-126`` gives a zero with the sign of ``p``;
@@ -170,7 +170,7 @@ def bf16_mul_exact(a, b):
 
 
 def mac_bf16(a, b, acc):
-    """Bit-exact model of :class:`rtl.arith.mac.MacBf16`: ``fp32_add(bf16_mul_exact(a, b), acc)``.
+    """Bit-exact model of :class:`hybridgen.rtl.arith.mac.MacBf16`: ``fp32_add(bf16_mul_exact(a, b), acc)``.
 
     Not fused: the product is first put into fp32 by :func:`bf16_mul_exact` (exact where
     normal), then added with :func:`fp32_add` (one rounding). Error vs the exact
@@ -181,7 +181,7 @@ def mac_bf16(a, b, acc):
 
 
 def mac_int8(a, b, acc):
-    """Bit-exact model of :class:`rtl.arith.mac.MacInt8`: ``a * b + acc`` wrapping modulo 2^32.
+    """Bit-exact model of :class:`hybridgen.rtl.arith.mac.MacInt8`: ``a * b + acc`` wrapping modulo 2^32.
 
     ``a``, ``b`` int8 values, ``acc`` int32 values (any integer dtype holding them). Returns
     ``int32`` (exact, no rounding).
@@ -499,7 +499,7 @@ _INF32 = np.uint32(0x7F800000)
 
 
 def fp32_mul(a, b):
-    """Bit-exact model of :class:`rtl.arith.fp32_mul.Fp32Mul`: ``a * b`` correctly rounded.
+    """Bit-exact model of :class:`hybridgen.rtl.arith.fp32_mul.Fp32Mul`: ``a * b`` correctly rounded.
 
     The exact 48-bit product of the flushed inputs is normalized and rounded once (0.5 ulp);
     ``0 < |p| < 2^-126`` (exact, before rounding) -> signed zero; overflow -> +-inf; ``0 x inf``

@@ -4,7 +4,7 @@
 ``area.json`` and ``report.txt``. The design is synthesized hierarchically: every distinct
 module is synthesized once, to Yosys generic gates, and its figures are multiplied by the number
 of times it is instantiated below the top. Memories are kept as black boxes and costed by an
-SRAM model (:mod:`synth.tech`), except small RAMs (built from flip-flops) and small ROMs (logic).
+SRAM model (:mod:`hybridgen.synth.tech`), except small RAMs (built from flip-flops) and small ROMs (logic).
 
 Logic depth is the longest chain of gates between flip-flops, memories and ports (Yosys
 ``ltp -noff``), counted per module and once more on the flattened top: the latter is the true
@@ -24,7 +24,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from gen.errors import UserError
+from hybridgen.gen.errors import UserError
 
 from .report import format_report
 from .tech import LEGAL_FF_CELLS, SRAM_MODELS, TECHS
@@ -148,9 +148,9 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
         Directory that receives ``area.json`` and ``report.txt`` (created if missing). Nothing
         is written unless synthesis succeeds.
     tech : str or TechLibrary
-        Standard-cell area table, by name (see :data:`synth.tech.TECHS`) or as an object.
+        Standard-cell area table, by name (see :data:`hybridgen.synth.tech.TECHS`) or as an object.
     sram : str or SramModel
-        SRAM macro model, by name (see :data:`synth.tech.SRAM_MODELS`) or as an object.
+        SRAM macro model, by name (see :data:`hybridgen.synth.tech.SRAM_MODELS`) or as an object.
     progress : callable, optional
         Called with short status strings while the flow runs.
     groups : dict, optional

@@ -1,4 +1,4 @@
-"""Plain-text rendering of the area/depth result of :func:`synth.flow.synthesize`."""
+"""Plain-text rendering of the area/depth result of :func:`hybridgen.synth.flow.synthesize`."""
 
 __all__ = ["format_report"]
 
@@ -26,7 +26,7 @@ def format_report(result, tech, sram):
     Parameters
     ----------
     result : dict
-        What :func:`synth.flow.synthesize` returns (the content of ``area.json``).
+        What :func:`hybridgen.synth.flow.synthesize` returns (the content of ``area.json``).
     tech : TechLibrary
         The standard-cell table used (for the cell names of each generic cell).
     sram : SramModel

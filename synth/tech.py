@@ -3,7 +3,7 @@
 Standard cells (``nangate45``)
 ------------------------------
 The flow maps logic to Yosys's generic gate cells (``$_NAND_``, ``$_AOI3_``, ``$_DFF_P_`` ...;
-see :mod:`synth.flow`). Each generic cell is costed as the NanGate FreePDK45 Open Cell Library
+see :mod:`hybridgen.synth.flow`). Each generic cell is costed as the NanGate FreePDK45 Open Cell Library
 X1 cell (or the short composition of X1 cells) that implements the same function. Cell areas
 are width x height of the cell footprints in the library's LEF (all cells are 1.4 um high); they
 equal the ``area :`` attribute of ``NangateOpenCellLibrary_typical.lib`` (checked for AND2_X1:

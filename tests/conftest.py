@@ -2,7 +2,7 @@
 
 ``HYBRIDGEN_SIMS`` (comma-separated, default ``icarus,verilator``) selects the simulators;
 ``hybridgen test --sim`` sets it. Every design is built once per simulator: the build cache in
-``verif.runner`` is shared by all pytest-xdist workers.
+``hybridgen.verif.runner`` is shared by all pytest-xdist workers.
 """
 
 import os

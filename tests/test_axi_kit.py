@@ -2,13 +2,13 @@
 
 The design is a wire-through ``axi_loop``: an AXI4 slave port ``s_axi`` connected straight to an
 AXI4 master port ``m_axi`` (64-bit data, 32-bit address), so a cocotbext-axi master on ``s_axi``
-exercises :class:`verif.axi.AxiMemory` and :class:`verif.axi.AxiChecker` on ``m_axi``, and a
+exercises :class:`hybridgen.verif.axi.AxiMemory` and :class:`hybridgen.verif.axi.AxiChecker` on ``m_axi``, and a
 testbench driving ``s_axi`` by hand can break the protocol on ``m_axi`` on purpose (the checker
 must catch it on every simulator).
 """
 
-from gen.elaborate import Design
-from verif import runner
+from hybridgen.gen.elaborate import Design
+from hybridgen.verif import runner
 
 # (signal, width, driven by the master)
 AXI_SIGNALS = (
@@ -55,17 +55,17 @@ def test_axi_loop_design_text():
 
 def test_axi_memory_roundtrip_under_stalls(sim):
     build = runner.build(axi_loop_design(), sim)
-    runner.run(build, "verif.selftest.tb_axi", testcase="axi_roundtrip", name="axi")
+    runner.run(build, "hybridgen.verif.selftest.tb_axi", testcase="axi_roundtrip", name="axi")
 
 
 def test_axi_checker_catches_violations(sim):
     build = runner.build(axi_loop_design(), sim)
-    runner.run(build, "verif.selftest.tb_axi", testcase="axi_checker_catches_violations",
+    runner.run(build, "hybridgen.verif.selftest.tb_axi", testcase="axi_checker_catches_violations",
                name="axi")
 
 
 def test_axi_memory_fails_fast_on_a_violation(sim):
     build = runner.build(axi_loop_design(), sim)
-    _, cases = runner.run(build, "verif.selftest.tb_axi", testcase="axi_memory_fails_fast",
+    _, cases = runner.run(build, "hybridgen.verif.selftest.tb_axi", testcase="axi_memory_fails_fast",
                           name="axi")
     assert cases == ["axi_memory_fails_fast"]

@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from gen.cli import main
-from gen.presets import load_presets
-from verif.runner import verilator_environment
+from hybridgen.gen.cli import main
+from hybridgen.gen.presets import load_presets
+from hybridgen.verif.runner import verilator_environment
 
 
 def run_cli(*args, cwd=None):
     """Run ``hybridgen`` in a subprocess; return (exit code, stdout, stderr)."""
-    result = subprocess.run([sys.executable, "-m", "gen.cli", *args], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "hybridgen.gen.cli", *args], capture_output=True,
                             text=True, cwd=cwd, timeout=300)
     return result.returncode, result.stdout, result.stderr
 

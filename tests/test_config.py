@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from gen.blocks import BLOCKS
-from gen.config import Config, group, param
-from gen.errors import ConfigError
-from gen.presets import load_presets, resolve
+from hybridgen.gen.blocks import BLOCKS
+from hybridgen.gen.config import Config, group, param
+from hybridgen.gen.errors import ConfigError
+from hybridgen.gen.presets import load_presets, resolve
 
 
 @dataclass(frozen=True)

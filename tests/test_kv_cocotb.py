@@ -18,8 +18,8 @@ import sys
 import numpy as np
 import pytest
 
-from gen.elaborate import generate
-from verif import runner
+from hybridgen.gen.elaborate import generate
+from hybridgen.verif import runner
 
 WIDE_LANES_NARROW_BUS = ("lanes=32", "bus_bytes=8", "format=bfp4")
 ICARUS_GEOMETRIES = [
@@ -33,7 +33,7 @@ ICARUS_GEOMETRIES = [
 def test_kv_tiny(testcase, sim):
     """kv-tiny: bit-exact loop with stalls, (E, code) pairs decoded, no gaps, exact latency."""
     env = {"KV_TILES": "8", "KV_SWEEP_TILES": "8"} if sim == "icarus" else {}
-    runner.run(runner.build(generate("kv-tiny"), sim), "verif.kv.tb_kv", testcase=testcase,
+    runner.run(runner.build(generate("kv-tiny"), sim), "hybridgen.verif.kv.tb_kv", testcase=testcase,
                name=f"kv-tiny-{testcase}", env=env)
 
 
@@ -41,7 +41,7 @@ def test_kv_wide_lanes_narrow_bus(sim):
     """32 lanes, 8-byte bus, BFP4 only: loop with stalls, then bus-limited throughput."""
     build = runner.build(generate("kv-tiny", WIDE_LANES_NARROW_BUS), sim)
     for testcase in ("loop", "throughput"):
-        runner.run(build, "verif.kv.tb_kv", testcase=testcase, name=f"kv-l32b8-{testcase}",
+        runner.run(build, "hybridgen.verif.kv.tb_kv", testcase=testcase, name=f"kv-l32b8-{testcase}",
                    env={"KV_TILES": "6"})
 
 
@@ -49,12 +49,12 @@ def test_kv_wide_lanes_narrow_bus(sim):
 def test_kv_other_geometries_icarus(overrides):
     build = runner.build(generate("kv-tiny", overrides), "icarus")
     for testcase in ("loop", "throughput"):
-        runner.run(build, "verif.kv.tb_kv", testcase=testcase, name=f"kv-geom-{testcase}",
+        runner.run(build, "hybridgen.verif.kv.tb_kv", testcase=testcase, name=f"kv-geom-{testcase}",
                    env={"KV_TILES": "3", "KV_EDGE": "some", "KV_THROUGHPUT_TILES": "3"})
 
 
 def _bench(*args):
-    result = subprocess.run([sys.executable, "-m", "gen.cli", "bench", "kvcodec", *args],
+    result = subprocess.run([sys.executable, "-m", "hybridgen.gen.cli", "bench", "kvcodec", *args],
                             capture_output=True, text=True, timeout=600)
     return result.returncode, result.stdout, result.stderr
 

@@ -7,19 +7,19 @@ import sys
 import numpy as np
 import pytest
 
-from gen.elaborate import generate
-from verif import runner
+from hybridgen.gen.elaborate import generate
+from hybridgen.verif import runner
 
 
 @pytest.mark.parametrize("preset", ["mac-int8", "mac-bf16"])
 def test_mac_vectors_bit_exact(preset, sim):
     """20,000 generated vectors + every special-value combination, random stalls both sides."""
-    runner.run(runner.build(generate(preset), sim), "verif.arith.tb_mac", testcase="vectors",
+    runner.run(runner.build(generate(preset), sim), "hybridgen.verif.arith.tb_mac", testcase="vectors",
                name=preset)
 
 
 def _bench(*args):
-    result = subprocess.run([sys.executable, "-m", "gen.cli", "bench", "mac", *args],
+    result = subprocess.run([sys.executable, "-m", "hybridgen.gen.cli", "bench", "mac", *args],
                             capture_output=True, text=True, timeout=600)
     return result.returncode, result.stdout, result.stderr
 

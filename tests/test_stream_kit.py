@@ -11,10 +11,10 @@ from amaranth import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from gen.elaborate import design_from_component
-from gen.hierarchy import ModuleLibrary, module_names
-from verif import runner
-from verif.selftest.designs import StreamFifo, ValidDropper
+from hybridgen.gen.elaborate import design_from_component
+from hybridgen.gen.hierarchy import ModuleLibrary, module_names
+from hybridgen.verif import runner
+from hybridgen.verif.selftest.designs import StreamFifo, ValidDropper
 
 
 class FifoChain(wiring.Component):
@@ -38,13 +38,13 @@ class FifoChain(wiring.Component):
 
 def test_stream_roundtrip_under_stalls(sim):
     design = design_from_component(StreamFifo(), "selftest_fifo")
-    runner.run(runner.build(design, sim), "verif.selftest.tb_stream", env={"BEATS": "2000"})
+    runner.run(runner.build(design, sim), "hybridgen.verif.selftest.tb_stream", env={"BEATS": "2000"})
 
 
 def test_protocol_checker_catches_a_dropped_valid(sim):
     design = design_from_component(ValidDropper(), "selftest_dropper")
     with pytest.raises(runner.SimulationFailed, match="valid dropped before the beat was"):
-        runner.run(runner.build(design, sim), "verif.selftest.tb_stream", seed=1)
+        runner.run(runner.build(design, sim), "hybridgen.verif.selftest.tb_stream", seed=1)
 
 
 def test_leaf_emitted_once_and_instances_work(sim):
@@ -54,7 +54,7 @@ def test_leaf_emitted_once_and_instances_work(sim):
     assert names.count("selftest_chain__fifo16") == 1
     assert len(re.findall(r"^\s*selftest_chain__fifo16\s+\S+\s*\(", design.verilog, re.M)) == 3
     assert design.sidecar["modules"]["selftest_chain__fifo16"] == 3
-    runner.run(runner.build(design, sim), "verif.selftest.tb_stream", env={"BEATS": "1000"})
+    runner.run(runner.build(design, sim), "hybridgen.verif.selftest.tb_stream", env={"BEATS": "1000"})
 
 
 def test_build_cache_reuses_builds(tmp_path, monkeypatch):

@@ -19,9 +19,9 @@ import sys
 import numpy as np
 import pytest
 
-from gen.elaborate import generate
-from verif import runner
-from verif.systolic.equivalence import core_equivalence_design, feeder_equivalence_design
+from hybridgen.gen.elaborate import generate
+from hybridgen.verif import runner
+from hybridgen.verif.systolic.equivalence import core_equivalence_design, feeder_equivalence_design
 
 BF16_TINY = ("dtype=bf16",)
 ICARUS_GEOMETRIES = [
@@ -36,21 +36,21 @@ ICARUS_GEOMETRIES = [
 
 @pytest.mark.parametrize("testcase", ["shapes", "errors", "reset"])
 def test_engine_tiny(testcase, sim):
-    runner.run(runner.build(generate("prefill-tiny"), sim), "verif.systolic.tb_engine",
+    runner.run(runner.build(generate("prefill-tiny"), sim), "hybridgen.verif.systolic.tb_engine",
                testcase=testcase, name=f"gemm-tiny-{testcase}")
 
 
 def test_engine_tiny_bf16(sim):
     build = runner.build(generate("prefill-tiny", BF16_TINY), sim)
     for testcase in ("shapes", "reset"):
-        runner.run(build, "verif.systolic.tb_engine", testcase=testcase,
+        runner.run(build, "hybridgen.verif.systolic.tb_engine", testcase=testcase,
                    name=f"gemm-tiny-bf16-{testcase}")
 
 
 @pytest.mark.parametrize("overrides", ICARUS_GEOMETRIES, ids=lambda o: ",".join(o))
 def test_engine_other_geometries_icarus(overrides):
     runner.run(runner.build(generate("prefill-tiny", overrides), "icarus"),
-               "verif.systolic.tb_engine", testcase="shapes", name="gemm-geometry")
+               "hybridgen.verif.systolic.tb_engine", testcase="shapes", name="gemm-geometry")
 
 
 @pytest.mark.parametrize("dtype,rows,cols,dataflow", [("int8", 3, 4, "ws"), ("bf16", 3, 2, "ws"),
@@ -58,7 +58,7 @@ def test_engine_other_geometries_icarus(overrides):
                                                       ("bf16", 2, 3, "both")])
 def test_core_template_equals_amaranth(dtype, rows, cols, dataflow, sim):
     design = core_equivalence_design(rows, cols, dtype, adder_latency=2, dataflow=dataflow)
-    runner.run(runner.build(design, sim), "verif.systolic.tb_core", name="core-equiv")
+    runner.run(runner.build(design, sim), "hybridgen.verif.systolic.tb_core", name="core-equiv")
 
 
 @pytest.mark.parametrize("dtype,rows,adder_latency", [("int8", 3, 3), ("bf16", 4, 3),
@@ -66,12 +66,12 @@ def test_core_template_equals_amaranth(dtype, rows, cols, dataflow, sim):
 def test_feeder_template_equals_amaranth(dtype, rows, adder_latency, sim):
     design = feeder_equivalence_design(rows, dtype, adder_latency=adder_latency)
     interleave = 1 if dtype == "int8" else adder_latency
-    runner.run(runner.build(design, sim), "verif.systolic.tb_feeder", name="feeder-equiv",
+    runner.run(runner.build(design, sim), "hybridgen.verif.systolic.tb_feeder", name="feeder-equiv",
                env={"FEEDER_INTERLEAVE": str(interleave)})
 
 
 def _bench(*args):
-    result = subprocess.run([sys.executable, "-m", "gen.cli", "bench", "gemm", *args],
+    result = subprocess.run([sys.executable, "-m", "hybridgen.gen.cli", "bench", "gemm", *args],
                             capture_output=True, text=True, timeout=600)
     return result.returncode, result.stdout, result.stderr
 

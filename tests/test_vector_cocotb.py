@@ -17,9 +17,9 @@ import sys
 import numpy as np
 import pytest
 
-from gen.elaborate import generate
-from verif import runner
-from verif.vector.operands import UNARY_OPS
+from hybridgen.gen.elaborate import generate
+from hybridgen.verif import runner
+from hybridgen.verif.vector.operands import UNARY_OPS
 
 _DESIGNS = {}
 
@@ -38,25 +38,25 @@ def test_sweep_bit_exact(op, sim):
     else:
         build, env = _build("sfu-small", sim), {"VECTOR_FP32": "1000",
                                                 "VECTOR_BF16_STRIDE": "64"}
-    runner.run(build, "verif.vector.tb_vector", testcase="sweep", name=f"sweep-{op}",
+    runner.run(build, "hybridgen.verif.vector.tb_vector", testcase="sweep", name=f"sweep-{op}",
                env={"VECTOR_OP": op, **env})
 
 
 def test_vector_mixed_ops_with_stalls(sim):
     rows = "3000" if sim == "verilator" else "30"
-    runner.run(_build("vector-small", sim), "verif.vector.tb_vector", testcase="mixed",
+    runner.run(_build("vector-small", sim), "hybridgen.verif.vector.tb_vector", testcase="mixed",
                name="vector-mixed", env={"VECTOR_ROWS": rows})
 
 
 def test_lane_mixed_ops_with_stalls(sim):
     if sim == "verilator":
         pytest.skip("Verilator checks the lane inside vector-small (one Verilator build)")
-    runner.run(_build("sfu-small", sim), "verif.vector.tb_vector", testcase="mixed",
+    runner.run(_build("sfu-small", sim), "hybridgen.verif.vector.tb_vector", testcase="mixed",
                name="lane-mixed", env={"VECTOR_ROWS": "1500"})
 
 
 def _bench(*args):
-    result = subprocess.run([sys.executable, "-m", "gen.cli", "bench", *args],
+    result = subprocess.run([sys.executable, "-m", "hybridgen.gen.cli", "bench", *args],
                             capture_output=True, text=True, timeout=900)
     return result.returncode, result.stdout, result.stderr
 

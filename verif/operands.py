@@ -9,7 +9,7 @@ subnormals, infinities and NaNs with several payloads.
 Each generator takes a :class:`numpy.random.Generator` and a count ``n`` and returns the operand
 arrays (bit patterns: ``uint32`` fp32, ``uint16`` bf16; ``int8`` / ``int32`` integers) and a
 :class:`Coverage` that classifies what was generated - input classes, exponent differences and
-the class of the result under the golden model (:mod:`golden.numerics`)::
+the class of the result under the golden model (:mod:`hybridgen.golden.numerics`)::
 
     a, b, coverage = fp32_add_operands(np.random.default_rng(seed), 4000)
     coverage.assert_all_hit()       # every bin hit at least once
@@ -22,7 +22,7 @@ import itertools
 
 import numpy as np
 
-from golden import numerics
+from hybridgen.golden import numerics
 
 __all__ = [
     "Coverage",
@@ -306,7 +306,7 @@ def _classify_fp32_inputs(coverage, *operands):
 
 def classify_fp32_add(a, b):
     """:class:`Coverage` of fp32 adder operand pairs (input classes, exponent difference, result
-    class under :func:`golden.numerics.fp32_add`)."""
+    class under :func:`hybridgen.golden.numerics.fp32_add`)."""
     coverage = Coverage(_FP32_INPUT_BINS + _EXPONENT_DIFFERENCE_BINS + _ADD_RESULT_BINS)
     _classify_fp32_inputs(coverage, a, b)
     _classify_fp32_addition(coverage, a, b)

@@ -1,8 +1,8 @@
 """Registry of block kinds: ``block`` name in a preset -> configuration class.
 
-A configuration class (a :class:`gen.config.Config`) has a ``build(library)`` method returning
+A configuration class (a :class:`hybridgen.gen.config.Config`) has a ``build(library)`` method returning
 the top-level Amaranth component of the block; ``library`` is a
-:class:`gen.hierarchy.ModuleLibrary` for leaves that must be emitted once and instantiated many
+:class:`hybridgen.gen.hierarchy.ModuleLibrary` for leaves that must be emitted once and instantiated many
 times. To add a block: write its configuration module here and list the class below.
 """
 

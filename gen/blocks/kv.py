@@ -40,12 +40,12 @@ class KvConfig(Config):
     unit: str = param("codec", doc="top component", choices=("codec", "packer", "dequantizer"))
 
     def geometry(self):
-        from rtl.kv import TileGeometry
+        from hybridgen.rtl.kv import TileGeometry
         return TileGeometry(lanes=self.lanes, bus_bytes=self.bus_bytes, formats=self.formats)
 
     def build(self, library):
-        """``rtl.kv.KvCodec`` (unit = codec), ``BfpPacker`` or ``BfpDequantizer``."""
-        from rtl.kv import BfpDequantizer, BfpPacker, KvCodec
+        """``hybridgen.rtl.kv.KvCodec`` (unit = codec), ``BfpPacker`` or ``BfpDequantizer``."""
+        from hybridgen.rtl.kv import BfpDequantizer, BfpPacker, KvCodec
         top = {"codec": KvCodec, "packer": BfpPacker, "dequantizer": BfpDequantizer}[self.unit]
         return top(self.geometry())
 
@@ -77,12 +77,12 @@ class KvConfig(Config):
 
     @property
     def packer_latency(self):
-        from rtl.kv.packer import packer_latency
+        from hybridgen.rtl.kv.packer import packer_latency
         return packer_latency(self.geometry())
 
     @property
     def dequantizer_latency(self):
-        from rtl.kv.dequantizer import dequantizer_latency
+        from hybridgen.rtl.kv.dequantizer import dequantizer_latency
         return dequantizer_latency(self.geometry())
 
     @property

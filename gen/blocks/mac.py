@@ -21,8 +21,8 @@ class MacConfig(Config):
     dtype: str = param("bf16", doc="operand type", choices=("int8", "bf16"))
 
     def build(self, library):
-        """The top-level component (``rtl.arith.mac.MacInt8`` or ``MacBf16``)."""
-        from rtl.arith.mac import MacBf16, MacInt8
+        """The top-level component (``hybridgen.rtl.arith.mac.MacInt8`` or ``MacBf16``)."""
+        from hybridgen.rtl.arith.mac import MacBf16, MacInt8
         return MacInt8() if self.dtype == "int8" else MacBf16()
 
     @property

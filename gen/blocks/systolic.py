@@ -12,7 +12,7 @@ __all__ = ["SystolicConfig"]
 class SystolicConfig(Config):
     """A ``rows`` x ``cols`` systolic array, banked scratchpad and accumulator memories, an
     AXI4 DMA and a controller that runs whole GEMMs from a descriptor
-    (:class:`rtl.systolic.engine.GemmEngine`).
+    (:class:`hybridgen.rtl.systolic.engine.GemmEngine`).
 
     ``dataflow``: ``"ws"`` weight-stationary with double-buffered weights, ``"os"``
     output-stationary (outputs accumulate in the PEs and drain while the next tile computes),
@@ -74,8 +74,8 @@ class SystolicConfig(Config):
         return self.rows * self.cols
 
     def geometry(self):
-        from rtl.systolic.core import CoreGeometry
-        from rtl.systolic.engine import GemmEngine
+        from hybridgen.rtl.systolic.core import CoreGeometry
+        from hybridgen.rtl.systolic.engine import GemmEngine
         return CoreGeometry(self.rows, self.cols, self.dtype, adder_latency=self.adder_latency,
                             tag_width=GemmEngine._tag_width(self), dataflow=self.dataflow)
 
@@ -112,7 +112,7 @@ class SystolicConfig(Config):
     @property
     def line_chunks(self):
         """Chunks of ``rows`` A values per scratchpad line (one line is written per cycle)."""
-        from rtl.systolic.engine import scratchpad_geometry
+        from hybridgen.rtl.systolic.engine import scratchpad_geometry
         return scratchpad_geometry(self)[0]
 
     @property
@@ -134,25 +134,25 @@ class SystolicConfig(Config):
     @property
     def max_k(self):
         """Largest K a GEMM may have (a scratchpad bank must hold one row of A)."""
-        from rtl.systolic.engine import scratchpad_geometry
+        from hybridgen.rtl.systolic.engine import scratchpad_geometry
         q, _, lines = scratchpad_geometry(self)
         return min(lines * q * self.rows, 65535)
 
     @property
     def descriptor_words(self):
-        from rtl.systolic.engine import descriptor_layout
+        from hybridgen.rtl.systolic.engine import descriptor_layout
         return descriptor_layout(self.addr_bits).size // 32
 
     def register_maps(self):
         """The host interface: GEMM descriptor (in) and completion record (out), as 32-bit
-        word maps (:mod:`gen.regmap`)."""
-        from gen.regmap import register_map
-        from rtl.systolic.engine import (COUNTER_DOCS, DESCRIPTOR_DOCS, completion_layout,
+        word maps (:mod:`hybridgen.gen.regmap`)."""
+        from hybridgen.gen.regmap import register_map
+        from hybridgen.rtl.systolic.engine import (COUNTER_DOCS, DESCRIPTOR_DOCS, completion_layout,
                                          descriptor_layout)
         return {"descriptor": register_map(descriptor_layout(self.addr_bits), DESCRIPTOR_DOCS),
                 "completion": register_map(completion_layout(), COUNTER_DOCS)}
 
     def build(self, library):
-        """The top-level component: :class:`rtl.systolic.engine.GemmEngine`."""
-        from rtl.systolic.engine import GemmEngine
+        """The top-level component: :class:`hybridgen.rtl.systolic.engine.GemmEngine`."""
+        from hybridgen.rtl.systolic.engine import GemmEngine
         return GemmEngine(library, self)

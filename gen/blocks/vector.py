@@ -11,7 +11,7 @@ __all__ = ["SfuConfig", "VectorConfig"]
 class SfuConfig(Config):
     """One vector lane with every fp32 unit (add/sub, mul, max/min, exp/exp2, reciprocal,
     sigmoid/silu, softplus, bf16 rounding), op per beat, stream in/out
-    (:class:`rtl.vector.lane.SfuLane`). The fields set the special functions' approximations;
+    (:class:`hybridgen.rtl.vector.lane.SfuLane`). The fields set the special functions' approximations;
     their error bounds are in docs/arith.md."""
 
     block = "sfu"
@@ -30,8 +30,8 @@ class SfuConfig(Config):
     log_degree: int = param(3, doc="log1p(u)/u polynomial degree per segment", min=1, max=7)
 
     def check(self):
-        from gen.errors import ConfigError
-        from golden.numerics import sfu_coefficients
+        from hybridgen.gen.errors import ConfigError
+        from hybridgen.golden.numerics import sfu_coefficients
         for field, function, bits, degree in (
                 ("exp_degree", "exp2", self.exp_table_bits, self.exp_degree),
                 ("recip_seed_degree", "recip", self.recip_table_bits, self.recip_seed_degree),
@@ -43,17 +43,17 @@ class SfuConfig(Config):
                                          f"segments overflows the 34-bit Horner accumulator")
 
     def params(self):
-        from golden.numerics import SfuParams
+        from hybridgen.golden.numerics import SfuParams
         return SfuParams.of(self)
 
     @property
     def unit_latencies(self):
-        from rtl.vector.lane import lane_unit_latencies
+        from hybridgen.rtl.vector.lane import lane_unit_latencies
         return lane_unit_latencies(self.params())
 
     def build(self, library):
-        """The top-level component: :class:`rtl.vector.lane.SfuLane`."""
-        from rtl.vector.lane import SfuLane
+        """The top-level component: :class:`hybridgen.rtl.vector.lane.SfuLane`."""
+        from hybridgen.rtl.vector.lane import SfuLane
         return SfuLane(self.params())
 
 
@@ -61,7 +61,7 @@ class SfuConfig(Config):
 class VectorConfig(Config):
     """A ``width``-lane vector unit: one op per vector per cycle (elementwise ops of the sfu
     lane, row sum, row max, inclusive cumsum), op chosen per vector
-    (:class:`rtl.vector.unit.VectorUnit`)."""
+    (:class:`hybridgen.rtl.vector.unit.VectorUnit`)."""
 
     block = "vector"
     derived = ("reduction_adders",)
@@ -76,7 +76,7 @@ class VectorConfig(Config):
         return (self.width - 1) + self.width // 2 * levels
 
     def build(self, library):
-        """The top-level component: :class:`rtl.vector.unit.VectorUnit` (lanes, adders and max
+        """The top-level component: :class:`hybridgen.rtl.vector.unit.VectorUnit` (lanes, adders and max
         units converted once each through ``library``)."""
-        from rtl.vector.unit import VectorUnit
+        from hybridgen.rtl.vector.unit import VectorUnit
         return VectorUnit(width=self.width, params=self.sfu.params(), library=library)

@@ -2,7 +2,7 @@
 multiplier, min/max/compare, conversions and the special functions (exp/exp2, reciprocal,
 sigmoid/silu, softplus).
 
-See :mod:`rtl.arith.pipeline` for the pipelined-datapath convention and its stream wrapper.
+See :mod:`hybridgen.rtl.arith.pipeline` for the pipelined-datapath convention and its stream wrapper.
 """
 
 from .fp32 import Bf16MulExact, Fp32Add

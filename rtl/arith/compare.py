@@ -27,7 +27,7 @@ class Fp32MinMax(wiring.Component):
 
     Numerics (DESIGN.md 4a): subnormal inputs are zeros of their sign and the result is the
     flushed input; ``-0 < +0``; NaN if either input is NaN (canonical ``0x7FC00000``). Exact.
-    Bit-exact models: :func:`golden.numerics.fp32_max`, :func:`golden.numerics.fp32_min`.
+    Bit-exact models: :func:`hybridgen.golden.numerics.fp32_max`, :func:`hybridgen.golden.numerics.fp32_min`.
 
     Members
     -------
@@ -67,7 +67,7 @@ class Fp32Compare(wiring.Component):
     """IEEE comparison of two fp32 patterns: ``o`` = :data:`COMPARE_FLAGS`; latency 1.
 
     Subnormal inputs are zeros; ``-0 == +0``; a NaN input sets only ``unordered``.
-    Bit-exact model: :func:`golden.numerics.fp32_compare` (``less | equal << 1 | greater << 2 |
+    Bit-exact model: :func:`hybridgen.golden.numerics.fp32_compare` (``less | equal << 1 | greater << 2 |
     unordered << 3``).
 
     Members

@@ -15,7 +15,7 @@ class Fp32ToBf16(wiring.Component):
 
     Subnormal inputs are zeros; ``(u + 0x7FFF + ((u >> 16) & 1)) >> 16`` on the flushed input
     (overflow to +-inf by the carry); NaN -> ``0x7FC0``. Never a bf16 subnormal (same exponent
-    range as fp32). Bit-exact model: :func:`golden.numerics.fp32_to_bf16`.
+    range as fp32). Bit-exact model: :func:`hybridgen.golden.numerics.fp32_to_bf16`.
 
     Members
     -------
@@ -49,7 +49,7 @@ class Bf16ToFp32(wiring.Component):
     """bf16 -> fp32 widening ``u << 16`` (exact, a format change); latency 1.
 
     Subnormals and NaN payloads pass unchanged (the arithmetic unit that consumes the value
-    flushes them). Bit-exact model: :func:`golden.numerics.bf16_to_fp32`.
+    flushes them). Bit-exact model: :func:`hybridgen.golden.numerics.bf16_to_fp32`.
 
     Members
     -------
@@ -77,7 +77,7 @@ class Bf16ToFp32(wiring.Component):
 class Fp32ToInt32(wiring.Component):
     """fp32 -> int32: round to nearest even, saturate, NaN -> 0; latency 2.
 
-    Bit-exact model: :func:`golden.numerics.fp32_to_int32`.
+    Bit-exact model: :func:`hybridgen.golden.numerics.fp32_to_int32`.
 
     Members
     -------
@@ -128,7 +128,7 @@ class Fp32ToInt32(wiring.Component):
 class Int32ToFp32(wiring.Component):
     """int32 -> fp32, round to nearest even (exact below 2^24); latency 2.
 
-    Bit-exact model: :func:`golden.numerics.int32_to_fp32`.
+    Bit-exact model: :func:`hybridgen.golden.numerics.int32_to_fp32`.
 
     Members
     -------

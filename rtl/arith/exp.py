@@ -3,7 +3,7 @@
 from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib.wiring import In, Out
 
-from golden import numerics
+from hybridgen.golden import numerics
 
 from .fixed import SpecialFunctionUnit, Steps, keep, piecewise_poly, round_pack, unpack_fp32
 from .fp32 import FP32_CANONICAL_NAN, pack_float
@@ -14,11 +14,11 @@ __all__ = ["Fp32Exp", "exp_core"]
 def exp_core(steps, x, natural, params, carry):
     """2^t for t = x (``natural`` = 0) or x log2(e) (``natural`` = 1), unrounded.
 
-    ``x`` is a dict from :func:`~rtl.arith.fixed.unpack_fp32`; ``natural`` may be a constant
+    ``x`` is a dict from :func:`~hybridgen.rtl.arith.fixed.unpack_fp32`; ``natural`` may be a constant
     or a run-time bit. Returns ``({n, p, big}, carried)`` with 2^t ~ p * 2^(n - 30) and ``big``
     = |x| >= 256 (the caller saturates). Steps: multiply by log2(e) (41 bits) | shift into the
     fixed-point t (32 fraction bits, magnitude truncated) and split n / f | polynomial.
-    Bit-exact model: ``golden.numerics._exp_core``.
+    Bit-exact model: ``hybridgen.golden.numerics._exp_core``.
     """
     exponent = x["exponent"]
     s = steps.step({
@@ -57,7 +57,7 @@ class Fp32Exp(SpecialFunctionUnit):
     segment starts: exp(0) = 1, exp2(n) = 2^n), then one round to nearest even. Subnormal
     inputs are zeros; -inf -> +0, +inf and overflow -> +inf; results below 2^-126 -> +0; NaN ->
     canonical NaN. Measured bounds (defaults): see docs/arith.md. Bit-exact models:
-    :func:`golden.numerics.fp32_exp2`, :func:`golden.numerics.fp32_exp`.
+    :func:`hybridgen.golden.numerics.fp32_exp2`, :func:`hybridgen.golden.numerics.fp32_exp`.
 
     Parameters
     ----------
@@ -67,7 +67,7 @@ class Fp32Exp(SpecialFunctionUnit):
     Members
     -------
     en : In(1)
-        Clock enable (:mod:`rtl.arith.pipeline` convention).
+        Clock enable (:mod:`hybridgen.rtl.arith.pipeline` convention).
     a : In(32)
         x, fp32 bit pattern.
     natural : In(1)

@@ -2,21 +2,21 @@
 
 * :class:`Steps` - describes a datapath as named steps; each step boundary is either a
   register (counted in ``latency``) or a named wire (see
-  :func:`~rtl.arith.pipeline.stage_boundary` for why every value is named).
+  :func:`~hybridgen.rtl.arith.pipeline.stage_boundary` for why every value is named).
 * :func:`unpack_fp32` - flushed fp32 fields and class flags (DESIGN.md 4a input rows).
 * :func:`round_pack` - normalize a positive fixed-point mantissa by its leading one and round it
   once to fp32 (the final step of every special function and of the multiplier).
 * :func:`piecewise_poly` - Horner evaluation of a segment-indexed coefficient table.
 
-Their bit-exact numpy models are :func:`golden.numerics.round_pack` and the private helpers of
-:mod:`golden.numerics` with the same names; the coefficient tables come from
-:func:`golden.numerics.sfu_coefficients` (one source of truth for hardware and model).
+Their bit-exact numpy models are :func:`hybridgen.golden.numerics.round_pack` and the private helpers of
+:mod:`hybridgen.golden.numerics` with the same names; the coefficient tables come from
+:func:`hybridgen.golden.numerics.sfu_coefficients` (one source of truth for hardware and model).
 """
 
 from amaranth.hdl import Array, Cat, Const, Mux, Value, signed
 from amaranth.lib import wiring
 
-from golden import numerics
+from hybridgen.golden import numerics
 
 from .fp32 import count_leading_zeros, fp32_fields, is_inf, is_nan, is_zero, pack_float
 from .pipeline import stage_boundary
@@ -156,7 +156,7 @@ def piecewise_poly(steps, table, table_bits, u, input_bits, carry):
 
 class SpecialFunctionUnit(wiring.Component):
     """Base of the special-function units (exp, reciprocal, sigmoid/silu, softplus): holds
-    their approximation parameters, ``params`` (:class:`golden.numerics.SfuParams` or a config
+    their approximation parameters, ``params`` (:class:`hybridgen.golden.numerics.SfuParams` or a config
     with the same fields; defaults when ``None``)."""
 
     def __init__(self, params=None):

@@ -4,11 +4,11 @@ Every unit here implements the numerics contract of DESIGN.md section 4a on raw 
 subnormal inputs are zeros of the same sign, exact results below 2^-126 in magnitude are zeros with
 the sign of the result, everything else is rounded to nearest even with overflow to infinity, and
 every NaN output is the canonical ``0x7FC00000``. The bit-exact models are in
-:mod:`golden.numerics` (same names).
+:mod:`hybridgen.golden.numerics` (same names).
 
-Units follow the pipelined-datapath convention of :mod:`rtl.arith.pipeline` (``en`` clock enable,
+Units follow the pipelined-datapath convention of :mod:`hybridgen.rtl.arith.pipeline` (``en`` clock enable,
 registered output, ``latency`` property); wrap them in
-:class:`~rtl.arith.pipeline.StreamPipeline` for a stream interface.
+:class:`~hybridgen.rtl.arith.pipeline.StreamPipeline` for a stream interface.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Value
@@ -115,13 +115,13 @@ class Fp32Add(wiring.Component):
     normal); ``|r| >= 2^128 - 2^103`` gives +-inf; ``0 < |r| < 2^-126`` (only possible exactly, by
     cancellation) gives a zero with the sign of ``r``; ``x + (-x) = +0``, ``(-0) + (-0) = -0``;
     ``inf + (-inf)`` and any NaN input give the canonical NaN ``0x7FC00000``. The operation is
-    commutative. Bit-exact model: :func:`golden.numerics.fp32_add`.
+    commutative. Bit-exact model: :func:`hybridgen.golden.numerics.fp32_add`.
 
     Datapath: unpack and order by magnitude, align the smaller operand with guard / round / sticky
     bits, add or subtract, normalize by leading-zero count, round and pack. ``latency`` chooses
     how many of these steps are separated by registers.
 
-    Pipelined-datapath convention (:mod:`rtl.arith.pipeline`): all registers advance only when
+    Pipelined-datapath convention (:mod:`hybridgen.rtl.arith.pipeline`): all registers advance only when
     ``en`` is 1; ``o`` is registered and shows the sum of the operands presented ``latency``
     enabled cycles earlier.
 
@@ -247,9 +247,9 @@ class Bf16MulExact(wiring.Component):
     exact (no rounding ever happens). Subnormal inputs count as zeros; a product with
     ``0 < |p| < 2^-126`` gives a zero with the sign of ``p``; ``|p| >= 2^128`` gives +-inf;
     ``0 x inf`` and any NaN input give the canonical NaN ``0x7FC00000``. The result is never an
-    fp32 subnormal. Bit-exact model: :func:`golden.numerics.bf16_mul_exact`.
+    fp32 subnormal. Bit-exact model: :func:`hybridgen.golden.numerics.bf16_mul_exact`.
 
-    Pipelined-datapath convention (:mod:`rtl.arith.pipeline`): registers advance only when ``en``
+    Pipelined-datapath convention (:mod:`hybridgen.rtl.arith.pipeline`): registers advance only when ``en``
     is 1; ``o`` is registered.
 
     Parameters

@@ -17,14 +17,14 @@ class Fp32Mul(wiring.Component):
     once to nearest even (0.5 ulp); an exact product below 2^-126 gives a signed zero (tininess
     before rounding); overflow gives +-inf; ``0 x inf`` and NaN inputs give ``0x7FC00000``; the
     sign of zeros and infinities is ``sign(a) xor sign(b)``. Bit-exact model:
-    :func:`golden.numerics.fp32_mul`.
+    :func:`hybridgen.golden.numerics.fp32_mul`.
 
     Steps: unpack and 24 x 24 multiply | normalize | round and pack (registered output).
 
     Members
     -------
     en : In(1)
-        Clock enable (:mod:`rtl.arith.pipeline` convention).
+        Clock enable (:mod:`hybridgen.rtl.arith.pipeline` convention).
     a, b : In(32)
         Factors, fp32 bit patterns.
     o : Out(32)

@@ -1,10 +1,10 @@
 """Multiply-accumulate units: int8 x int8 + int32 and bf16 x bf16 + fp32, as stream components.
 
 Each MAC exists twice, with one datapath: a pipelined datapath unit (``MacInt8Datapath``,
-``MacBf16Datapath``; ``en`` clock-enable convention of :mod:`rtl.arith.pipeline`) for blocks that
-embed it, and its :class:`~rtl.arith.pipeline.StreamPipeline` wrapper (``MacInt8``, ``MacBf16``)
-with ``i`` / ``o`` streams. Bit-exact models: :func:`golden.numerics.mac_int8` and
-:func:`golden.numerics.mac_bf16`.
+``MacBf16Datapath``; ``en`` clock-enable convention of :mod:`hybridgen.rtl.arith.pipeline`) for blocks that
+embed it, and its :class:`~hybridgen.rtl.arith.pipeline.StreamPipeline` wrapper (``MacInt8``, ``MacBf16``)
+with ``i`` / ``o`` streams. Bit-exact models: :func:`hybridgen.golden.numerics.mac_int8` and
+:func:`hybridgen.golden.numerics.mac_bf16`.
 """
 
 from amaranth.hdl import Module, signed
@@ -27,7 +27,7 @@ class MacInt8Datapath(wiring.Component):
     """``o = a * b + acc`` on int8 x int8 + int32, wrapping modulo 2^32; latency 2.
 
     Stage 1 registers the exact 16-bit product and ``acc``; stage 2 registers the sum. Registers
-    advance only when ``en`` is 1 (:mod:`rtl.arith.pipeline` convention).
+    advance only when ``en`` is 1 (:mod:`hybridgen.rtl.arith.pipeline` convention).
 
     Members
     -------
@@ -64,18 +64,18 @@ class MacInt8Datapath(wiring.Component):
 class MacBf16Datapath(wiring.Component):
     """``o = fp32_add(bf16_mul_exact(a, b), acc)`` on bit patterns (two roundings at most one).
 
-    The bf16 product is exact in fp32 (:class:`~rtl.arith.fp32.Bf16MulExact`, DESIGN 4a rows for
+    The bf16 product is exact in fp32 (:class:`~hybridgen.rtl.arith.fp32.Bf16MulExact`, DESIGN 4a rows for
     products: tiny -> signed zero, >= 2^128 -> inf, ``0 x inf`` -> NaN, subnormal inputs are
-    zeros), then :class:`~rtl.arith.fp32.Fp32Add` adds ``acc`` with round-to-nearest-even. This
+    zeros), then :class:`~hybridgen.rtl.arith.fp32.Fp32Add` adds ``acc`` with round-to-nearest-even. This
     is not a fused multiply-add: the product is first put into fp32 with the rows above (it is
     exact whenever it is a normal number). ``acc`` is delayed to meet the product.
 
     Parameters
     ----------
     adder_latency : int
-        Latency of the :class:`~rtl.arith.fp32.Fp32Add` (1 to 5, default 3).
+        Latency of the :class:`~hybridgen.rtl.arith.fp32.Fp32Add` (1 to 5, default 3).
     multiplier_latency : int
-        Latency of the :class:`~rtl.arith.fp32.Bf16MulExact` (1 or 2, default 1).
+        Latency of the :class:`~hybridgen.rtl.arith.fp32.Bf16MulExact` (1 or 2, default 1).
 
     Members
     -------
@@ -125,9 +125,9 @@ class MacBf16Datapath(wiring.Component):
 class MacInt8(StreamPipeline):
     """Stream int8 MAC: ``o = a * b + acc`` wrapping modulo 2^32, one result per cycle.
 
-    Latency 2 (``latency`` property); handshake of :class:`~rtl.arith.pipeline.StreamPipeline`
+    Latency 2 (``latency`` property); handshake of :class:`~hybridgen.rtl.arith.pipeline.StreamPipeline`
     (``i.ready = ~o.valid | o.ready``, results in order, arbitrary back-pressure and bubbles).
-    Bit-exact model: :func:`golden.numerics.mac_int8`.
+    Bit-exact model: :func:`hybridgen.golden.numerics.mac_int8`.
 
     Members
     -------
@@ -146,8 +146,8 @@ class MacBf16(StreamPipeline):
 
     Numerics of :class:`MacBf16Datapath` (DESIGN.md section 4a; not fused). Latency
     ``multiplier_latency + adder_latency`` (default 1 + 3 = 4, ``latency`` property); handshake of
-    :class:`~rtl.arith.pipeline.StreamPipeline` (``i.ready = ~o.valid | o.ready``, results in
-    order, arbitrary back-pressure and bubbles). Bit-exact model: :func:`golden.numerics.mac_bf16`.
+    :class:`~hybridgen.rtl.arith.pipeline.StreamPipeline` (``i.ready = ~o.valid | o.ready``, results in
+    order, arbitrary back-pressure and bubbles). Bit-exact model: :func:`hybridgen.golden.numerics.mac_bf16`.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 from amaranth.hdl import Const, Module, Mux
 from amaranth.lib.wiring import In, Out
 
-from golden import numerics
+from hybridgen.golden import numerics
 
 from .fixed import SpecialFunctionUnit, Steps, keep, piecewise_poly, round_pack, unpack_fp32
 from .fp32 import FP32_CANONICAL_NAN, pack_float
@@ -21,7 +21,7 @@ def recip_core(steps, mantissa, fraction_bits, params, carry):
 
     Seed: piecewise polynomial of 1/(1 + u) indexed by the top ``recip_table_bits`` fraction
     bits; each Newton step ``e = (2^(Q+31) - M y) >> Q`` | ``y = (y e) >> 30`` (two registers,
-    floor shifts). Bit-exact model: ``golden.numerics._recip_core``.
+    floor shifts). Bit-exact model: ``hybridgen.golden.numerics._recip_core``.
     """
     width = fraction_bits + 1
     table = numerics.sfu_coefficients("recip", params.recip_table_bits, params.recip_seed_degree)
@@ -46,7 +46,7 @@ class Fp32Reciprocal(SpecialFunctionUnit):
     the top ``recip_table_bits`` fraction bits (``recip_seed_degree`` 0 = a plain table),
     ``recip_newton_steps`` Newton-Raphson steps in fixed point (30 fraction bits), one round to
     nearest even; a power of two gets the exact 1/m = 1. 1/+-0 = +-inf (subnormals are zeros), 1/+-inf = +-0, results below 2^-126 ->
-    signed zero, NaN -> canonical NaN. Bit-exact model: :func:`golden.numerics.fp32_reciprocal`.
+    signed zero, NaN -> canonical NaN. Bit-exact model: :func:`hybridgen.golden.numerics.fp32_reciprocal`.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 from amaranth.hdl import Const, Module, Mux
 from amaranth.lib.wiring import In, Out
 
-from golden import numerics
+from hybridgen.golden import numerics
 
 from .exp import exp_core
 from .fixed import SpecialFunctionUnit, Steps, keep, round_pack, unpack_fp32
@@ -24,7 +24,7 @@ class Fp32Sigmoid(SpecialFunctionUnit):
     x (no fp32 underflow of sigmoid in between). One final round to nearest even.
     Specials: sigmoid(+inf) = 1, sigmoid(-inf) = +0, silu(+inf) = +inf, silu(-inf) = -0 (the
     limit), silu(+-0) = +-0, NaN -> canonical NaN. Bit-exact models:
-    :func:`golden.numerics.fp32_sigmoid`, :func:`golden.numerics.fp32_silu`.
+    :func:`hybridgen.golden.numerics.fp32_sigmoid`, :func:`hybridgen.golden.numerics.fp32_silu`.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib.wiring import In, Out
 
-from golden import numerics
+from hybridgen.golden import numerics
 
 from .exp import exp_core
 from .fixed import SpecialFunctionUnit, Steps, keep, piecewise_poly, round_pack, unpack_fp32
@@ -35,7 +35,7 @@ class Fp32Softplus(SpecialFunctionUnit):
     (x << 0) keep their relative accuracy; x < 0: one rounding of e h; 0 <= x <= 20: x + e h
     in fixed point (40 fraction bits, truncated), one rounding; x > 20: x itself (flushed).
     softplus(+inf) = +inf, softplus(-inf) = +0, results below 2^-126 -> +0, NaN -> canonical NaN.
-    Bit-exact model: :func:`golden.numerics.fp32_softplus`.
+    Bit-exact model: :func:`hybridgen.golden.numerics.fp32_softplus`.
 
     Parameters
     ----------

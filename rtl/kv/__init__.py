@@ -1,12 +1,12 @@
 """KV-cache codec (HMA-Serve): BF16 -> BFP8_b/BFP4_b packer and the deferred dequantizer.
 
-* :mod:`rtl.kv.bfp` - per-value encode/decode arithmetic and the tile geometry,
-* :mod:`rtl.kv.layouts` - stream payloads and the packed-stream framing,
-* :mod:`rtl.kv.packer` - :class:`BfpPacker`,
-* :mod:`rtl.kv.dequantizer` - :class:`BfpDequantizer`,
-* :mod:`rtl.kv.codec` - :class:`KvCodec`, both units in one top.
+* :mod:`hybridgen.rtl.kv.bfp` - per-value encode/decode arithmetic and the tile geometry,
+* :mod:`hybridgen.rtl.kv.layouts` - stream payloads and the packed-stream framing,
+* :mod:`hybridgen.rtl.kv.packer` - :class:`BfpPacker`,
+* :mod:`hybridgen.rtl.kv.dequantizer` - :class:`BfpDequantizer`,
+* :mod:`hybridgen.rtl.kv.codec` - :class:`KvCodec`, both units in one top.
 
-Byte format: DESIGN.md section 4b; bit-exact model: :mod:`golden.kvquant`.
+Byte format: DESIGN.md section 4b; bit-exact model: :mod:`hybridgen.golden.kvquant`.
 """
 
 from .bfp import TileGeometry

@@ -1,7 +1,7 @@
 """Per-value BFP8_b / BFP4_b arithmetic (DESIGN.md section 4b) and the tile geometry.
 
-The combinational functions here are the datapath of :mod:`rtl.kv.packer` and
-:mod:`rtl.kv.dequantizer`; their bit-exact model is :mod:`golden.kvquant`
+The combinational functions here are the datapath of :mod:`hybridgen.rtl.kv.packer` and
+:mod:`hybridgen.rtl.kv.dequantizer`; their bit-exact model is :mod:`hybridgen.golden.kvquant`
 (``bfp_encode_blocks`` / ``bfp_decode_blocks_bf16_bits``), which they match for every input.
 
 * :func:`effective_exponent` - what a bf16 value contributes to its face row's shared exponent

@@ -18,7 +18,7 @@ __all__ = ["KvCodec"]
 
 
 class KvCodec(wiring.Component):
-    """:class:`~rtl.kv.packer.BfpPacker` and :class:`~rtl.kv.dequantizer.BfpDequantizer` of one
+    """:class:`~hybridgen.rtl.kv.packer.BfpPacker` and :class:`~hybridgen.rtl.kv.dequantizer.BfpDequantizer` of one
     geometry, with independent streams.
 
     Parameters

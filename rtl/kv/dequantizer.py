@@ -3,9 +3,9 @@
 The packed stream is written as it arrives into one half of a double-buffered tile store
 (exponent bytes and data bytes into two memories each, split by face column); a complete tile
 is read out row-major, ``lanes`` codes per cycle, and decoded exactly into bf16 by ``lanes``
-decoders (:func:`rtl.kv.bfp.decode_value`: leading-zero normalization, bf16 subnormals kept).
+decoders (:func:`hybridgen.rtl.kv.bfp.decode_value`: leading-zero normalization, bf16 subnormals kept).
 
-Bit-exact model: :func:`golden.kvquant.bfp_unpack_tile_bf16_bits`.
+Bit-exact model: :func:`hybridgen.golden.kvquant.bfp_unpack_tile_bf16_bits`.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -28,8 +28,8 @@ def dequantizer_latency(geometry):
 class BfpDequantizer(wiring.Component):
     """BFP8_b / BFP4_b -> bf16 tile dequantizer (DESIGN.md section 4b), fully pipelined.
 
-    Input: packed tiles exactly as :class:`~rtl.kv.packer.BfpPacker` emits them (and as
-    :func:`golden.kvquant.bfp_pack_tile` writes them), ``bus_bytes`` per beat. The unit frames
+    Input: packed tiles exactly as :class:`~hybridgen.rtl.kv.packer.BfpPacker` emits them (and as
+    :func:`hybridgen.golden.kvquant.bfp_pack_tile` writes them), ``bus_bytes`` per beat. The unit frames
     tiles by counting beats (``tile bytes / bus_bytes`` per tile); ``i.payload.last`` is not
     needed and ignored. With two formats, ``i.payload.bfp4`` on a tile's first beat selects the
     format of the tile.

@@ -12,7 +12,7 @@ The packer is a chain of stream stages:
 4. :class:`PackerTileBuffer` writes the codes and exponents of a tile into one half of a double
    buffer and streams the other, complete, half out as packed bytes.
 
-Bit-exact model: :func:`golden.kvquant.bfp_pack_tile` (``bf16_bits=True``).
+Bit-exact model: :func:`hybridgen.golden.kvquant.bfp_pack_tile` (``bf16_bits=True``).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -20,7 +20,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rtl.arith.pipeline import StreamPipeline
+from hybridgen.rtl.arith.pipeline import StreamPipeline
 
 from .bfp import ExponentMemory, TileGeometry, effective_exponent, encode_value, max_tree
 from .layouts import format_of, packed_layout, values_in_layout
@@ -65,8 +65,8 @@ def packer_latency(geometry):
 class RowExponent(wiring.Component):
     """Shared exponent of each whole face row in a beat (``lanes >= 16``); latency 1.
 
-    Pipelined datapath unit (:mod:`rtl.arith.pipeline` convention). ``o.exps[h]`` is the
-    largest :func:`~rtl.kv.bfp.effective_exponent` of values ``16h .. 16h + 15``; the other
+    Pipelined datapath unit (:mod:`hybridgen.rtl.arith.pipeline` convention). ``o.exps[h]`` is the
+    largest :func:`~hybridgen.rtl.kv.bfp.effective_exponent` of values ``16h .. 16h + 15``; the other
     fields pass through.
 
     Members
@@ -194,7 +194,7 @@ class FaceRowStager(wiring.Component):
 
 
 class BfpEncodeLanes(wiring.Component):
-    """``lanes`` encoders (:func:`~rtl.kv.bfp.encode_value`); latency 1.
+    """``lanes`` encoders (:func:`~hybridgen.rtl.kv.bfp.encode_value`); latency 1.
 
     Pipelined datapath unit. Lane ``k`` uses ``exps[k // 16]``; ``bfp4`` selects the format
     (ignored when the geometry has one format).
@@ -388,14 +388,14 @@ class BfpPacker(wiring.Component):
 
     Input: 32x32 bf16 tiles, row-major, ``lanes`` values per beat (``1024 / lanes`` beats per
     tile, no framing signal: the unit counts beats). Output: each tile's bytes exactly as
-    :func:`golden.kvquant.bfp_pack_tile` writes them - 64 exponent bytes, then the codes face by
+    :func:`hybridgen.golden.kvquant.bfp_pack_tile` writes them - 64 exponent bytes, then the codes face by
     face - ``bus_bytes`` per beat, ``last`` on the tile's final beat (see
-    :mod:`rtl.kv.layouts` for the payloads and the framing).
+    :mod:`hybridgen.rtl.kv.layouts` for the payloads and the framing).
 
     Format: fixed by the geometry, or (two formats) chosen per tile by ``i.payload.bfp4`` on the
     tile's first beat, and reported on every output beat of the tile in ``o.payload.bfp4``.
 
-    Numerics (the policy of :mod:`golden.kvquant`): subnormal inputs and NaN are zeros
+    Numerics (the policy of :mod:`hybridgen.golden.kvquant`): subnormal inputs and NaN are zeros
     (contribute 0 to ``E``, code 0); +-inf contributes 254 to ``E`` and encodes as the largest
     magnitude with its sign; a datum rounding to 0 has sign 0.
 

@@ -48,7 +48,7 @@ from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.arith.pipeline import pipeline_delay
+from hybridgen.rtl.arith.pipeline import pipeline_delay
 
 from .pe import ACC_WIDTH, ELEMENT_WIDTH, ProcessingElement, os_interleave, pe_timing
 

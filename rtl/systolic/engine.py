@@ -27,7 +27,7 @@ from one accumulator bank while the next N tile accumulates into the other. A jo
 ``min_slot`` cycles is padded with bubbles (the accumulator's read-modify-write must finish
 before the next job touches the same row).
 
-Accumulation order (bf16): see :mod:`golden.gemm` - column sums from row 0 down in the array
+Accumulation order (bf16): see :mod:`hybridgen.golden.gemm` - column sums from row 0 down in the array
 per K tile, then ``fp32_add`` of the tiles in K order on write.
 
 Output-stationary schedule (I = ``interleave``: 1 for int8, the adder latency for bf16; a PE
@@ -45,7 +45,7 @@ Each of the R * I output rows of a job has a serializer that takes R of its A va
 scratchpad chunk) at a time; one serializer is loaded per cycle, row r's I cycles after row
 r - 1's (the skew for free). The results of a job leave the array while the next job (or,
 after the last, a flush) runs and are written into the accumulator bank unchanged (each OS
-output is one running sum in K order, :mod:`golden.gemm`).
+output is one running sum in K order, :mod:`hybridgen.golden.gemm`).
 
 Performance counters (per GEMM, in the completion beat): ``cycles`` (descriptor accepted to
 last write response), ``busy_cycles`` (cycles an A row entered the array; OS: cycles of a job's
@@ -62,7 +62,7 @@ from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, S
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.arith.fp32 import Fp32Add
+from hybridgen.rtl.arith.fp32 import Fp32Add
 
 from .array import SystolicArray
 from .axi import axi_signature
@@ -219,7 +219,7 @@ class _Cursor:
 
 
 class GemmEngine(wiring.Component):
-    """See the module docstring. Built from a :class:`gen.blocks.systolic.SystolicConfig`."""
+    """See the module docstring. Built from a :class:`hybridgen.gen.blocks.systolic.SystolicConfig`."""
 
     def __init__(self, library, config):
         self.config = config

@@ -21,7 +21,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.arith.pipeline import pipeline_delay
+from hybridgen.rtl.arith.pipeline import pipeline_delay
 
 from .pe import ZERO_A
 

@@ -38,8 +38,8 @@ Numerics (``dtype``):
 
 * ``"int8"``: int8 x int8 + int32, wrapping modulo 2^32; product and sum in the cycle ``a``
   arrives (``psum_latency`` 1, ``product_delay`` 0);
-* ``"bf16"``: the exact bf16 product (:class:`~rtl.arith.fp32.Bf16MulExact`) is registered one
-  cycle after ``a`` arrives (``product_delay`` 1) and added by :class:`~rtl.arith.fp32.Fp32Add`
+* ``"bf16"``: the exact bf16 product (:class:`~hybridgen.rtl.arith.fp32.Bf16MulExact`) is registered one
+  cycle after ``a`` arrives (``product_delay`` 1) and added by :class:`~hybridgen.rtl.arith.fp32.Fp32Add`
   (``adder_latency`` cycles): WS ``psum_out = fp32_add(psum_in, bf16_mul_exact(a, w))``.
 """
 
@@ -47,7 +47,7 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.arith.fp32 import Bf16MulExact, Fp32Add
+from hybridgen.rtl.arith.fp32 import Bf16MulExact, Fp32Add
 
 __all__ = ["ProcessingElement", "pe_timing", "ELEMENT_WIDTH", "ACC_WIDTH", "DATAFLOWS",
            "ZERO_A"]

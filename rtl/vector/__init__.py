@@ -1,6 +1,6 @@
 """Vector engines' shared datapath: a lane of every fp32 unit and a ``width``-lane vector unit
-with row reductions (DESIGN.md section 4). Bit-exact models: :func:`golden.numerics.lane_op`
-and :func:`golden.numerics.vector_op`."""
+with row reductions (DESIGN.md section 4). Bit-exact models: :func:`hybridgen.golden.numerics.lane_op`
+and :func:`hybridgen.golden.numerics.vector_op`."""
 
 from .lane import VectorLane, VectorOp
 from .unit import VectorDatapath, VectorUnit, vector_operands

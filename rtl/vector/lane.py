@@ -1,4 +1,4 @@
-"""One vector lane: every fp32 unit of :mod:`rtl.arith`, the op chosen per beat."""
+"""One vector lane: every fp32 unit of :mod:`hybridgen.rtl.arith`, the op chosen per beat."""
 
 import enum
 
@@ -6,20 +6,20 @@ from amaranth.hdl import Cat, Const, Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import numerics
-from rtl.arith.compare import Fp32MinMax
-from rtl.arith.convert import Fp32ToBf16
-from rtl.arith.exp import Fp32Exp
-from rtl.arith.fp32 import Fp32Add
-from rtl.arith.fp32_mul import Fp32Mul
-from rtl.arith.pipeline import StreamPipeline, pipeline_delay
-from rtl.arith.reciprocal import Fp32Reciprocal
-from rtl.arith.sigmoid import Fp32Sigmoid
-from rtl.arith.softplus import Fp32Softplus
+from hybridgen.golden import numerics
+from hybridgen.rtl.arith.compare import Fp32MinMax
+from hybridgen.rtl.arith.convert import Fp32ToBf16
+from hybridgen.rtl.arith.exp import Fp32Exp
+from hybridgen.rtl.arith.fp32 import Fp32Add
+from hybridgen.rtl.arith.fp32_mul import Fp32Mul
+from hybridgen.rtl.arith.pipeline import StreamPipeline, pipeline_delay
+from hybridgen.rtl.arith.reciprocal import Fp32Reciprocal
+from hybridgen.rtl.arith.sigmoid import Fp32Sigmoid
+from hybridgen.rtl.arith.softplus import Fp32Softplus
 
 __all__ = ["VectorOp", "VectorLane", "lane_latency", "lane_unit_latencies", "LANE_OPERANDS", "SfuLane"]
 
-#: The 4-bit op code (values from :data:`golden.numerics.VECTOR_OPS`).
+#: The 4-bit op code (values from :data:`hybridgen.golden.numerics.VECTOR_OPS`).
 VectorOp = enum.Enum("VectorOp", {name.upper(): code
                                   for name, code in numerics.VECTOR_OPS.items()},
                      type=int)
@@ -45,13 +45,13 @@ def lane_latency(params):
 
 
 class VectorLane(wiring.Component):
-    """``o = op(a, b)`` for every elementwise op of :data:`golden.numerics.VECTOR_OPS`.
+    """``o = op(a, b)`` for every elementwise op of :data:`hybridgen.golden.numerics.VECTOR_OPS`.
 
     Holds one of each unit - fp32 adder (add, sub), multiplier, min/max, exp/exp2, reciprocal,
     sigmoid/silu, softplus, fp32 -> bf16 rounding - all fed every cycle; each result is delayed
     to the slowest unit and ``op`` (delayed alongside) selects the output, so the op may change
     every cycle. Reduction ops and ``pass`` return ``a`` unchanged (the vector unit computes the
-    reductions). Bit-exact model: :func:`golden.numerics.lane_op`.
+    reductions). Bit-exact model: :func:`hybridgen.golden.numerics.lane_op`.
 
     Parameters
     ----------
@@ -61,7 +61,7 @@ class VectorLane(wiring.Component):
     Members
     -------
     en : In(1)
-        Clock enable (:mod:`rtl.arith.pipeline` convention).
+        Clock enable (:mod:`hybridgen.rtl.arith.pipeline` convention).
     op : In(4)
         Op code.
     a, b : In(32)
@@ -138,7 +138,7 @@ class VectorLane(wiring.Component):
 class SfuLane(StreamPipeline):
     """Stream wrapper of one :class:`VectorLane` (the ``sfu`` block): ``i`` carries
     :data:`LANE_OPERANDS` (op, a, b), ``o`` the fp32 result; one result per cycle, handshake of
-    :class:`~rtl.arith.pipeline.StreamPipeline`."""
+    :class:`~hybridgen.rtl.arith.pipeline.StreamPipeline`."""
 
     def __init__(self, params=None):
         super().__init__(VectorLane(params), in_layout=LANE_OPERANDS)

@@ -4,10 +4,10 @@ from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import numerics
-from rtl.arith.compare import Fp32MinMax
-from rtl.arith.fp32 import FP32_CANONICAL_NAN, Fp32Add, fp32_fields, is_nan, is_zero
-from rtl.arith.pipeline import StreamPipeline, pipeline_delay
+from hybridgen.golden import numerics
+from hybridgen.rtl.arith.compare import Fp32MinMax
+from hybridgen.rtl.arith.fp32 import FP32_CANONICAL_NAN, Fp32Add, fp32_fields, is_nan, is_zero
+from hybridgen.rtl.arith.pipeline import StreamPipeline, pipeline_delay
 
 from .lane import VectorLane, VectorOp, lane_latency
 
@@ -24,18 +24,18 @@ def vector_operands(width):
 
 
 class VectorDatapath(wiring.Component):
-    """``width`` :class:`~rtl.vector.lane.VectorLane` s plus row reductions of ``a``.
+    """``width`` :class:`~hybridgen.rtl.vector.lane.VectorLane` s plus row reductions of ``a``.
 
     Elementwise ops run lane by lane (lane k: ``o[k] = op(a[k], b[k])``). Reductions of ``a``,
-    in a documented order (bit-exact models in :mod:`golden.numerics`):
+    in a documented order (bit-exact models in :mod:`hybridgen.golden.numerics`):
 
     * ``rowsum`` - balanced pairwise tree of fp32 adders: level 1 adds lanes (0,1), (2,3), ...,
-      each further level neighbouring partial sums (:func:`~golden.numerics.vector_rowsum`);
+      each further level neighbouring partial sums (:func:`~hybridgen.golden.numerics.vector_rowsum`);
       the sum is broadcast to every lane of ``o``.
     * ``rowmax`` - the same tree of fp32 max units (exact; NaN if any lane is NaN), broadcast.
     * ``cumsum`` - inclusive prefix sum in Sklansky order: at level l every lane k with bit l
       set adds the partial sum of lane ``(k >> l << l) - 1``
-      (:func:`~golden.numerics.vector_cumsum`); ``width/2 * log2(width)`` adders.
+      (:func:`~hybridgen.golden.numerics.vector_cumsum`); ``width/2 * log2(width)`` adders.
 
     All paths are padded to one latency, so the op may change every beat.
 
@@ -175,7 +175,7 @@ class VectorDatapath(wiring.Component):
 class VectorUnit(StreamPipeline):
     """Stream vector unit: ``i`` = :func:`vector_operands` (op, a, b), ``o`` = ``width`` fp32
     results; one vector per cycle, op chosen per vector; handshake of
-    :class:`~rtl.arith.pipeline.StreamPipeline`. See :class:`VectorDatapath`."""
+    :class:`~hybridgen.rtl.arith.pipeline.StreamPipeline`. See :class:`VectorDatapath`."""
 
     def __init__(self, *, width, params=None, library=None):
         super().__init__(VectorDatapath(width=width, params=params, library=library),

@@ -1,6 +1,6 @@
 """Golden numerics (golden/numerics.py) against exact rational references, DESIGN.md 4a.
 
-The exact reference is :func:`golden.numerics.fp32_round_exact` applied to the exact rational
+The exact reference is :func:`hybridgen.golden.numerics.fp32_round_exact` applied to the exact rational
 result of the flushed inputs (fractions.Fraction); it encodes the 4a rows directly and shares no
 code with the numpy float32 models under test.
 """
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden import numerics
-from golden.numerics import CANONICAL_NAN_BF16, CANONICAL_NAN_FP32
-from verif import operands
+from hybridgen.golden import numerics
+from hybridgen.golden.numerics import CANONICAL_NAN_BF16, CANONICAL_NAN_FP32
+from hybridgen.verif import operands
 
 MIN_NORMAL = Fraction(1, 1 << 126)
 PROPERTY = settings(max_examples=400, deadline=None)

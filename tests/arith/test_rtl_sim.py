@@ -14,11 +14,11 @@ from amaranth.hdl import UnusedElaboratable, Value
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
-from golden import numerics
-from rtl.arith.fp32 import Bf16MulExact, Fp32Add
-from rtl.arith.mac import MAC_BF16_OPERANDS, MAC_INT8_OPERANDS, MacBf16, MacInt8
-from rtl.arith.pipeline import StreamPipeline
-from verif import operands
+from hybridgen.golden import numerics
+from hybridgen.rtl.arith.fp32 import Bf16MulExact, Fp32Add
+from hybridgen.rtl.arith.mac import MAC_BF16_OPERANDS, MAC_INT8_OPERANDS, MacBf16, MacInt8
+from hybridgen.rtl.arith.pipeline import StreamPipeline
+from hybridgen.verif import operands
 
 SEED = 20240611
 FP32_ADD_OPERANDS = data.StructLayout({"a": 32, "b": 32})

@@ -9,8 +9,8 @@ checked exactly.
 import numpy as np
 import pytest
 
-from golden import numerics
-from verif.vector import operands
+from hybridgen.golden import numerics
+from hybridgen.verif.vector import operands
 
 # op: (bound over everything, bound for |x| <= 16 or None)
 BOUNDS = {

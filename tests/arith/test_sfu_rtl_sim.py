@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from golden import numerics
-from rtl.arith.compare import Fp32Compare, Fp32MinMax
-from rtl.arith.convert import Bf16ToFp32, Fp32ToBf16, Fp32ToInt32, Int32ToFp32
-from rtl.arith.exp import Fp32Exp
-from rtl.arith.fp32_mul import Fp32Mul
-from rtl.arith.reciprocal import Fp32Reciprocal
-from rtl.arith.sigmoid import Fp32Sigmoid
-from rtl.arith.softplus import Fp32Softplus
-from verif import operands as mac_operands
-from verif.vector import operands
+from hybridgen.golden import numerics
+from hybridgen.rtl.arith.compare import Fp32Compare, Fp32MinMax
+from hybridgen.rtl.arith.convert import Bf16ToFp32, Fp32ToBf16, Fp32ToInt32, Int32ToFp32
+from hybridgen.rtl.arith.exp import Fp32Exp
+from hybridgen.rtl.arith.fp32_mul import Fp32Mul
+from hybridgen.rtl.arith.reciprocal import Fp32Reciprocal
+from hybridgen.rtl.arith.sigmoid import Fp32Sigmoid
+from hybridgen.rtl.arith.softplus import Fp32Softplus
+from hybridgen.verif import operands as mac_operands
+from hybridgen.verif.vector import operands
 
 SEED = 20260611
 COUNT = 600

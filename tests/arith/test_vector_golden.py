@@ -5,9 +5,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from golden import numerics
-from verif import operands as mac_operands
-from verif.vector import operands
+from hybridgen.golden import numerics
+from hybridgen.verif import operands as mac_operands
+from hybridgen.verif.vector import operands
 
 RNG = np.random.default_rng(7)
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from golden.attention import (attention, combine_lse, decode_attention, decode_attention_split,
+from hybridgen.golden.attention import (attention, combine_lse, decode_attention, decode_attention_split,
                               flash_attention)
 
 SEED = 7771

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from golden.hybrid import (TINY_CONFIGS, HybridCache, HybridConfig, HybridModel,
+from hybridgen.golden.hybrid import (TINY_CONFIGS, HybridCache, HybridConfig, HybridModel,
                            disaggregated_decode, kv_cache_nbytes, ship_cache)
 
 SEED = 90210

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from golden.kvquant import (bfp_decode_blocks_bf16_bits, bfp_dequantize, bfp_dequantize_bf16_bits,
+from hybridgen.golden.kvquant import (bfp_decode_blocks_bf16_bits, bfp_dequantize, bfp_dequantize_bf16_bits,
                             bfp_encode_blocks, bfp_pack_tile, bfp_quantize, bfp_unpack_tile,
                             bfp_unpack_tile_bf16_bits, mx_quantize, to_fp32_bits)
 

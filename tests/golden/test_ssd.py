@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from golden.ssd import segsum, softplus, ssd_chunked, ssd_recurrent, ssd_step
+from hybridgen.golden.ssd import segsum, softplus, ssd_chunked, ssd_recurrent, ssd_step
 
 SEED = 20240611
 TOL = 1e-10

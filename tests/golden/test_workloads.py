@@ -2,7 +2,7 @@
 
 import pytest
 
-from golden.workloads import MODELS, layer_cost, layer_params, model_cost
+from hybridgen.golden.workloads import MODELS, layer_cost, layer_params, model_cost
 
 EXPECTED_LAYERS = {  # (mamba2, attention invocations, mlp invocations)
     "nemotron-h-56b": (54, 10, 54), "zamba2-7b": (81, 13, 13), "llama3-8b": (0, 32, 32),

@@ -2,11 +2,11 @@
 
 import pytest
 
-from gen.config import Config
-from gen.elaborate import generate
-from gen.errors import ConfigError
-from gen.presets import resolve
-from rtl.kv import TileGeometry
+from hybridgen.gen.config import Config
+from hybridgen.gen.elaborate import generate
+from hybridgen.gen.errors import ConfigError
+from hybridgen.gen.presets import resolve
+from hybridgen.rtl.kv import TileGeometry
 
 
 def test_presets_and_derived_figures():

@@ -1,6 +1,6 @@
 """Area breakdown by module groups (``hybridgen synth`` of blocks that define ``area_groups``)."""
 
-from synth.flow import area_breakdown
+from hybridgen.synth.flow import area_breakdown
 
 
 def _module(instances, logic, memory=0.0, flops=0, depth=0):

@@ -10,8 +10,8 @@ from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from synth import SynthError, synthesize
-from synth.tech import NANGATE45, NANGATE45_CELL_AREAS, SRAM45
+from hybridgen.synth import SynthError, synthesize
+from hybridgen.synth.tech import NANGATE45, NANGATE45_CELL_AREAS, SRAM45
 
 
 class RegisteredAdder(wiring.Component):

@@ -4,9 +4,9 @@ vs the float64 reference within the stated bound."""
 import numpy as np
 import pytest
 
-from golden.gemm import gemm, gemm_error_bound, gemm_reference
-from golden.numerics import bf16_mul_exact, fp32_add, fp32_to_float64
-from verif.systolic.gemm import random_operands
+from hybridgen.golden.gemm import gemm, gemm_error_bound, gemm_reference
+from hybridgen.golden.numerics import bf16_mul_exact, fp32_add, fp32_to_float64
+from hybridgen.verif.systolic.gemm import random_operands
 
 
 def _scalar_model(a, b, rows):

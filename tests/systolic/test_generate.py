@@ -5,8 +5,8 @@ import subprocess
 import sys
 import time
 
-from gen.elaborate import generate
-from gen.hierarchy import module_names
+from hybridgen.gen.elaborate import generate
+from hybridgen.gen.hierarchy import module_names
 
 
 def test_pe_converted_once_for_a_64x64_array():
@@ -32,7 +32,7 @@ def test_derived_figures_in_sidecar():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "gen.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hybridgen.gen.cli", *args], capture_output=True,
                           text=True, timeout=300)
 
 
@@ -51,7 +51,7 @@ def test_bad_configs_are_one_line_errors(tmp_path):
 def test_register_map_header_packs_like_the_testbench(tmp_path):
     """Compile a C program that packs a descriptor with the generated header; its words must
     equal the payload the cocotb testbench drives (packed from the sidecar's port layout)."""
-    from verif.stream import pack
+    from hybridgen.verif.stream import pack
     result = _cli("generate", "prefill-tiny", "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
     design = generate("prefill-tiny")

@@ -6,10 +6,10 @@ import numpy as np
 from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
-from golden import numerics
-from rtl.vector.lane import LANE_OPERANDS, SfuLane
-from rtl.vector.unit import VectorUnit
-from verif.vector import operands
+from hybridgen.golden import numerics
+from hybridgen.rtl.vector.lane import LANE_OPERANDS, SfuLane
+from hybridgen.rtl.vector.unit import VectorUnit
+from hybridgen.verif.vector import operands
 
 SEED = 611
 

@@ -1,12 +1,12 @@
 """cocotb testbench of the MAC units (``MacInt8`` / ``MacBf16``), shared by tests and bench.
 
 The design's sidecar (``$HYBRIDGEN_DESIGN``) tells the dtype and the payload layout. Every
-result is compared bit-exactly with ``golden.numerics``; random stalls on both streams and the
+result is compared bit-exactly with ``hybridgen.golden.numerics``; random stalls on both streams and the
 protocol checker are always on in the regression tests.
 
 Tests
 -----
-``vectors``   ``$MAC_VECTORS`` (default 20,000) operands from ``verif.operands`` covering the numeric
+``vectors``   ``$MAC_VECTORS`` (default 20,000) operands from ``hybridgen.verif.operands`` covering the numeric
               classes, then every special-value combination; coverage bins are logged.
 ``bench``     the ``hybridgen bench mac`` run: inputs from ``$HYBRIDGEN_BENCH_INPUTS``, no stalls,
               outputs and the cycle count to ``$HYBRIDGEN_BENCH_OUTPUTS``.
@@ -19,9 +19,9 @@ import numpy as np
 
 import cocotb
 
-from golden import numerics
-from verif import operands
-from verif.stream import StreamHarness, load_design, pack, to_signed
+from hybridgen.golden import numerics
+from hybridgen.verif import operands
+from hybridgen.verif.stream import StreamHarness, load_design, pack, to_signed
 
 
 def _fields(design):

@@ -1,1 +1,1 @@
-"""cocotb testbenches of the KV-cache codec (``rtl.kv``)."""
+"""cocotb testbenches of the KV-cache codec (``hybridgen.rtl.kv``)."""

@@ -1,9 +1,9 @@
-"""cocotb testbench of the KV codec top (:class:`rtl.kv.KvCodec`), shared by tests and bench.
+"""cocotb testbench of the KV codec top (:class:`hybridgen.rtl.kv.KvCodec`), shared by tests and bench.
 
-The four streams of the top are driven by one :class:`~verif.stream.StreamHarness` (protocol
+The four streams of the top are driven by one :class:`~hybridgen.verif.stream.StreamHarness` (protocol
 checker on every stream). In the loop tests the packed beats accepted from ``packer_o`` are
 sent on to ``dequantizer_i`` as they arrive (a link model), so the dequantizer decodes what the
-RTL packer emitted. Every result is compared byte for byte with :mod:`golden.kvquant`.
+RTL packer emitted. Every result is compared byte for byte with :mod:`hybridgen.golden.kvquant`.
 
 Tests
 -----
@@ -32,9 +32,9 @@ import numpy as np
 import cocotb
 from cocotb.triggers import RisingEdge
 
-from verif.kv.tiles import (TILE_BYTES, Beats, decode_sweep_tiles, edge_tiles, golden_pack,
+from hybridgen.verif.kv.tiles import (TILE_BYTES, Beats, decode_sweep_tiles, edge_tiles, golden_pack,
                             golden_unpack, random_tiles, tile_formats)
-from verif.stream import StreamHarness, load_design
+from hybridgen.verif.stream import StreamHarness, load_design
 
 
 class CodecBench:

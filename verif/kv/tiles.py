@@ -1,7 +1,7 @@
 """Stimulus and expected results of the KV codec: bf16 tiles, packed tiles, stream beats.
 
 Tiles are ``(32, 32)`` uint16 arrays of bf16 bit patterns (row-major), packed tiles ``bytes``.
-Expected results come from :mod:`golden.kvquant` only.
+Expected results come from :mod:`hybridgen.golden.kvquant` only.
 
 * :func:`random_tiles` - a mix of generators (wide dynamic range per face row, every shift
   distance between a value and its row maximum, raw random bit patterns with NaN/inf/subnormals);
@@ -17,7 +17,7 @@ Expected results come from :mod:`golden.kvquant` only.
 import numpy as np
 from ml_dtypes import bfloat16
 
-from golden.kvquant import bfp_pack_tile, bfp_unpack_tile_bf16_bits
+from hybridgen.golden.kvquant import bfp_pack_tile, bfp_unpack_tile_bf16_bits
 
 __all__ = ["FORMATS", "TILE_BYTES", "random_tiles", "edge_tiles", "decode_sweep_tiles",
            "golden_pack", "golden_unpack", "Beats", "tile_formats"]
@@ -191,7 +191,7 @@ class Beats:
     Parameters
     ----------
     design : dict
-        The sidecar (``verif.stream.load_design()``).
+        The sidecar (``hybridgen.verif.stream.load_design()``).
     prefix : str
         ``"packer_"`` / ``"dequantizer_"`` for the codec top; ``""`` for a unit alone.
     """

@@ -24,7 +24,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 
-from verif.axi import AxiChecker, AxiMemory, AxiProtocolError, axi_bus
+from hybridgen.verif.axi import AxiChecker, AxiMemory, AxiProtocolError, axi_bus
 
 DATA_BYTES = 8
 MEMORY_SIZE = 1 << 16

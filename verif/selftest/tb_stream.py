@@ -6,7 +6,7 @@ import numpy as np
 
 import cocotb
 
-from verif.stream import StreamHarness
+from hybridgen.verif.stream import StreamHarness
 
 
 @cocotb.test()

@@ -1,20 +1,20 @@
 """Designs for the equivalence tests of templated Verilog against its pure-Amaranth twin:
-both array cores side by side (:mod:`verif.systolic.tb_core`), both OS row feeders side by
-side (:mod:`verif.systolic.tb_feeder`)."""
+both array cores side by side (:mod:`hybridgen.verif.systolic.tb_core`), both OS row feeders side by
+side (:mod:`hybridgen.verif.systolic.tb_feeder`)."""
 
-from gen.elaborate import Design
+from hybridgen.gen.elaborate import Design
 from amaranth.hdl import Shape
 from amaranth.lib.wiring import In, Out
 
-from gen.hierarchy import ModuleLibrary, convert
-from rtl.systolic.core import CoreGeometry, SystolicCoreReference, core_verilog, delay_verilog
-from rtl.systolic.feeder import RowFeederReference, feeder_signature, feeder_verilog
+from hybridgen.gen.hierarchy import ModuleLibrary, convert
+from hybridgen.rtl.systolic.core import CoreGeometry, SystolicCoreReference, core_verilog, delay_verilog
+from hybridgen.rtl.systolic.feeder import RowFeederReference, feeder_signature, feeder_verilog
 
 __all__ = ["core_equivalence_design", "feeder_equivalence_design"]
 
 
 def core_equivalence_design(rows, cols, dtype, *, adder_latency=3, tag_width=3, dataflow="ws"):
-    """A :class:`gen.elaborate.Design` whose top ``core_equiv`` holds both cores (with an ``os``
+    """A :class:`hybridgen.gen.elaborate.Design` whose top ``core_equiv`` holds both cores (with an ``os``
     input when ``dataflow`` is "both")."""
     g = CoreGeometry(rows, cols, dtype, adder_latency=adder_latency, tag_width=tag_width,
                      dataflow=dataflow)
@@ -45,7 +45,7 @@ def core_equivalence_design(rows, cols, dtype, *, adder_latency=3, tag_width=3, 
 
 
 def feeder_equivalence_design(rows, dtype, *, adder_latency=3):
-    """A :class:`gen.elaborate.Design` whose top holds both OS row feeders on the same inputs;
+    """A :class:`hybridgen.gen.elaborate.Design` whose top holds both OS row feeders on the same inputs;
     outputs ``<port>_t`` (template) and ``<port>_r`` (reference)."""
     g = CoreGeometry(rows, 2, dtype, adder_latency=adder_latency, dataflow="os")
     top = f"feeder_equiv_{dtype}_{rows}_l{adder_latency}"

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from golden.gemm import gemm
-from rtl.systolic.engine import DATAFLOW_CODES, DTYPE_CODES
-from rtl.systolic.pe import ELEMENT_WIDTH
+from hybridgen.golden.gemm import gemm
+from hybridgen.rtl.systolic.engine import DATAFLOW_CODES, DTYPE_CODES
+from hybridgen.rtl.systolic.pe import ELEMENT_WIDTH
 
 __all__ = ["GemmJob", "expected_counters", "random_operands", "GUARD"]
 
@@ -85,7 +85,7 @@ class GemmJob:
         return [(i * stride, raw[i].tobytes()) for i in range(matrix.shape[0])]
 
     def load(self, memory):
-        """Write A and B into ``memory`` (an :class:`verif.axi.AxiMemory`); guard C."""
+        """Write A and B into ``memory`` (an :class:`hybridgen.verif.axi.AxiMemory`); guard C."""
         for addr, stride, matrix in ((self.a_addr, self.lda, self.a),
                                      (self.b_addr, self.ldb, self.b)):
             for offset, row in self._rows(np.ascontiguousarray(matrix), stride):
@@ -95,7 +95,7 @@ class GemmJob:
 
     def descriptor(self, fields):
         """The descriptor payload integer (``fields`` from the sidecar's ``desc__payload``)."""
-        from verif.stream import pack
+        from hybridgen.verif.stream import pack
         m, k, n = self.shape
         values = dict(m=m, k=k, n=n, dtype=DTYPE_CODES[self.dtype],
                       dataflow=DATAFLOW_CODES[self.dataflow],

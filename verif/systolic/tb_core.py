@@ -1,8 +1,8 @@
 """Equivalence of the templated-Verilog array core and its pure-Amaranth twin.
 
 The design under test (built by ``tests/test_systolic_cocotb.py``) instantiates both cores on
-the same inputs: ``t`` (:func:`rtl.systolic.core.core_verilog`) and ``r``
-(:class:`rtl.systolic.core.SystolicCoreReference`). Random A rows, valid bits, tags and weight
+the same inputs: ``t`` (:func:`hybridgen.rtl.systolic.core.core_verilog`) and ``r``
+(:class:`hybridgen.rtl.systolic.core.SystolicCoreReference`). Random A rows, valid bits, tags and weight
 shifts drive both for ``$CORE_CYCLES`` cycles (default 400), with a reset in the middle (and
 ``2 (rows + cols) + 4`` idle cycles after it that shift zeros into both weight banks: the
 template's skew lines are not reset); the valid
@@ -17,7 +17,7 @@ import numpy as np
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from verif.stream import start_clock_and_reset
+from hybridgen.verif.stream import start_clock_and_reset
 
 
 def _random_elements(rng, count, width):

@@ -1,11 +1,11 @@
-"""cocotb testbench of the GEMM engine (:class:`rtl.systolic.engine.GemmEngine`).
+"""cocotb testbench of the GEMM engine (:class:`hybridgen.rtl.systolic.engine.GemmEngine`).
 
-The engine's AXI4 master port is answered by :class:`verif.axi.AxiMemory` (cocotbext-axi's
+The engine's AXI4 master port is answered by :class:`hybridgen.verif.axi.AxiMemory` (cocotbext-axi's
 AxiRam) with a protocol checker on every channel (handshakes, WLAST, burst length, 4 KB
 boundaries); descriptors go in and completion records come out through
-:class:`verif.stream.StreamHarness` (stream protocol checkers on both).
+:class:`hybridgen.verif.stream.StreamHarness` (stream protocol checkers on both).
 
-Every result is compared with :func:`golden.gemm.gemm` exactly, the bytes around C must be
+Every result is compared with :func:`hybridgen.golden.gemm.gemm` exactly, the bytes around C must be
 untouched, and the engine's performance counters must equal the testbench's own counts: cycles
 from the descriptor accepted to the last write response, A rows streamed, bytes moved, and the
 stall classes must add up to the cycles.
@@ -34,10 +34,10 @@ import numpy as np
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from verif.axi import AxiMemory
-from verif.stream import StreamHarness, load_design, unpack
-from rtl.systolic.engine import DTYPE_CODES
-from verif.systolic.gemm import GemmJob, expected_counters, random_operands
+from hybridgen.verif.axi import AxiMemory
+from hybridgen.verif.stream import StreamHarness, load_design, unpack
+from hybridgen.rtl.systolic.engine import DTYPE_CODES
+from hybridgen.verif.systolic.gemm import GemmJob, expected_counters, random_operands
 
 STALL_CLASSES = ("busy_cycles", "stall_setup", "stall_weights", "stall_a", "stall_acc",
                  "stall_slot", "stall_drain")

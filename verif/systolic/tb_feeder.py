@@ -1,5 +1,5 @@
 """Equivalence of the templated-Verilog OS row feeder and its pure-Amaranth twin
-(:mod:`rtl.systolic.feeder`).
+(:mod:`hybridgen.rtl.systolic.feeder`).
 
 Both feeders (``_t`` template, ``_r`` reference; built by ``tests/test_systolic_cocotb.py``)
 get the same random inputs for ``$FEEDER_CYCLES`` cycles (default 400): chunks on the bus,
@@ -15,7 +15,7 @@ import numpy as np
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from verif.stream import start_clock_and_reset
+from hybridgen.verif.stream import start_clock_and_reset
 
 
 @cocotb.test()

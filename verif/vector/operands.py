@@ -7,7 +7,7 @@ saturated (|x| in [2^-27, 2^8)), again with all 23 fraction bits random.
 
 import numpy as np
 
-from golden import numerics
+from hybridgen.golden import numerics
 
 __all__ = ["bf16_all_as_fp32", "fp32_random", "random_ops", "BINARY_OPS", "UNARY_OPS",
            "REDUCTIONS", "ALL_OPS"]

@@ -1,8 +1,8 @@
 """cocotb testbench of the vector unit (``vector`` block) and the single lane (``sfu`` block).
 
 The design's sidecar tells the block and the lane count (the ``sfu`` lane is one lane). Every
-result is compared bit-exactly with :func:`golden.numerics.vector_op` (row reductions) or
-:func:`golden.numerics.lane_op`.
+result is compared bit-exactly with :func:`hybridgen.golden.numerics.vector_op` (row reductions) or
+:func:`hybridgen.golden.numerics.lane_op`.
 
 Tests
 -----
@@ -24,9 +24,9 @@ import numpy as np
 
 import cocotb
 
-from golden import numerics
-from verif.stream import StreamHarness, load_design
-from verif.vector import operands
+from hybridgen.golden import numerics
+from hybridgen.verif.stream import StreamHarness, load_design
+from hybridgen.verif.vector import operands
 
 
 def _layout(design):
