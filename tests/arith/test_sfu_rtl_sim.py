@@ -2,7 +2,7 @@
 bit-exact: multiplier, min/max, compare, conversions, exp/exp2, reciprocal, sigmoid/silu,
 softplus, each on specials + random fp32 (whole range and the unsaturated range), clock enable
 held low at random to check that every register obeys ``en``. The exhaustive sweeps run
-through the vector unit in cocotb (tests/test_vector_cocotb.py)."""
+through the vector unit in cocotb (tests/vector/test_vector_cocotb.py)."""
 
 import numpy as np
 import pytest

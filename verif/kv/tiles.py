@@ -5,7 +5,7 @@ Expected results come from :mod:`hybridgen.golden.kvquant` only.
 
 * :func:`random_tiles` - a mix of generators (wide dynamic range per face row, every shift
   distance between a value and its row maximum, raw random bit patterns with NaN/inf/subnormals);
-* :func:`edge_tiles` - the edge cases of ``tests/golden/test_kvquant.py`` in bf16 (zeros and
+* :func:`edge_tiles` - the edge cases of ``tests/kv/test_kvquant.py`` in bf16 (zeros and
   -0, the worked example, values rounding to zero, ties, saturation, extreme exponents,
   subnormal inputs, the NaN/inf policy, face order), one face row each or whole tiles;
 * :func:`decode_sweep_tiles` - packed tiles holding every (exponent, code) pair of a format,

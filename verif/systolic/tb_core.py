@@ -1,6 +1,6 @@
 """Equivalence of the templated-Verilog array core and its pure-Amaranth twin.
 
-The design under test (built by ``tests/test_systolic_cocotb.py``) instantiates both cores on
+The design under test (built by ``tests/systolic/test_systolic_cocotb.py``) instantiates both cores on
 the same inputs: ``t`` (:func:`hybridgen.rtl.systolic.core.core_verilog`) and ``r``
 (:class:`hybridgen.rtl.systolic.core.SystolicCoreReference`). Random A rows, valid bits, tags and weight
 shifts drive both for ``$CORE_CYCLES`` cycles (default 400), with a reset in the middle (and

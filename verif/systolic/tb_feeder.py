@@ -1,7 +1,7 @@
 """Equivalence of the templated-Verilog OS row feeder and its pure-Amaranth twin
 (:mod:`hybridgen.rtl.systolic.feeder`).
 
-Both feeders (``_t`` template, ``_r`` reference; built by ``tests/test_systolic_cocotb.py``)
+Both feeders (``_t`` template, ``_r`` reference; built by ``tests/systolic/test_systolic_cocotb.py``)
 get the same random inputs for ``$FEEDER_CYCLES`` cycles (default 400): chunks on the bus,
 loads of random serializers, ``pick`` counting through the interleave as the engine drives it,
 random ``active``/``first``, and a reset in the middle. ``a_out`` and ``first_out`` must agree

@@ -8,7 +8,7 @@ top-level module (which would work from a checkout and break after ``pip install
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = ("rtl", "gen", "golden", "verif", "synth", "bench")
 _BARE_IMPORT = re.compile(rf"^\s*(from|import)\s+({'|'.join(FOLDERS)})(\.|\s|$)", re.M)
 _BARE_MODULE_STRING = re.compile(rf"[\"']({'|'.join(FOLDERS)})\.[a-z_]+\.[a-z_]+[\"']")
