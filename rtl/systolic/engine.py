@@ -65,9 +65,9 @@ from amaranth.lib.wiring import In, Out
 from hybridgen.rtl.arith.fp32 import Fp32Add
 
 from .array import SystolicArray
-from .axi import axi_signature
+from ..mem.axi import axi_signature
 from .core import CoreGeometry, delay_verilog
-from .dma import ROW_BYTES_BITS, ReadDma, WriteDma
+from ..mem.dma import ROW_BYTES_BITS, ReadDma, WriteDma
 from .feeder import feeder_verilog
 from .pe import ACC_WIDTH
 from .sram import Sram
