@@ -14,6 +14,7 @@ registered output, ``latency`` property); wrap them in
 from amaranth.hdl import Cat, Const, Module, Mux, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from .pipeline import pipeline_register, stage_boundary
 
@@ -86,7 +87,7 @@ def count_leading_zeros(value):
     width = len(value)
     if width == 0:
         raise ValueError("Cannot count leading zeros of a zero-width value")
-    padded_width = 1 << (width - 1).bit_length()
+    padded_width = 1 << ceil_log2(width)
     # Ones below the value stop the count at `width` when the value is 0.
     padding = padded_width - width
     padded = Cat(Const((1 << padding) - 1, padding), value) if padding else value
