@@ -1,4 +1,4 @@
-"""Per-value BFP8_b / BFP4_b arithmetic (DESIGN.md section 4b) and the tile geometry.
+"""Per-value BFP8_b / BFP4_b arithmetic (docs/bfp.md) and the tile geometry.
 
 The combinational functions here are the datapath of :mod:`hybridgen.rtl.kv.packer` and
 :mod:`hybridgen.rtl.kv.dequantizer`; their bit-exact model is :mod:`hybridgen.golden.kvquant`

@@ -27,7 +27,7 @@ def dequantizer_latency(geometry):
 
 
 class BfpDequantizer(wiring.Component):
-    """BFP8_b / BFP4_b -> bf16 tile dequantizer (DESIGN.md section 4b), fully pipelined.
+    """BFP8_b / BFP4_b -> bf16 tile dequantizer (docs/bfp.md), fully pipelined.
 
     Input: packed tiles exactly as :class:`~hybridgen.rtl.kv.packer.BfpPacker` emits them (and as
     :func:`hybridgen.golden.kvquant.bfp_pack_tile` writes them), ``bus_bytes`` per beat. The unit frames

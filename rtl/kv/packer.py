@@ -371,7 +371,7 @@ def _select_format(geometry, bfp4, choices):
 
 
 class BfpPacker(wiring.Component):
-    """BF16 -> BFP8_b / BFP4_b tile packer (DESIGN.md section 4b), fully pipelined.
+    """BF16 -> BFP8_b / BFP4_b tile packer (docs/bfp.md), fully pipelined.
 
     Input: 32x32 bf16 tiles, row-major, ``lanes`` values per beat (``1024 / lanes`` beats per
     tile, no framing signal: the unit counts beats). Output: each tile's bytes exactly as
