@@ -37,10 +37,11 @@ PLACEHOLDERS = {"tests/x/test_x_cocotb.py"}
 
 
 def repository_files():
-    """Tracked and untracked-but-not-ignored files of the checkout (relative paths)."""
+    """The tracked files of the checkout (relative paths); every file but the ignored folders
+    when git cannot tell (a source tree without ``.git``)."""
     try:
-        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                                cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
+        listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                                check=True, timeout=60)
         files = [Path(line) for line in listed.stdout.splitlines() if line]
     except (OSError, subprocess.SubprocessError):
         files = [path.relative_to(ROOT) for path in ROOT.rglob("*")
