@@ -1,6 +1,6 @@
 """Kernels run on the generated RTL: ``hybridgen bench KERNEL --preset P ...``.
 
-The contract (DESIGN.md section 4c), implemented once here for every kernel:
+The contract (docs/cli.md, "hybridgen bench"), implemented once here for every kernel:
 
 * inputs are random from ``--seed`` (drawn and reported when not given) or read from
   ``--inputs F.npz`` (same layout as ``--save``; only the input keys are needed);

@@ -1,5 +1,6 @@
 """``hybridgen bench kvcodec``: T bf16 tiles packed by the RTL packer, then dequantized by the
-RTL dequantizer from the bytes the packer emitted (the KV link of HMA-Serve, DESIGN.md 4b).
+RTL dequantizer from the bytes the packer emitted (the KV link of HMA-Serve; byte format:
+docs/bfp.md).
 
 Inputs: ``x`` (uint16 bf16, shape ``(T, 32, 32)``, tiles in order, each row-major). Outputs:
 ``packed`` (uint8, the packer's bytes, tiles back to back), ``unpacked`` (uint16 bf16,

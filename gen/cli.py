@@ -40,7 +40,7 @@ def _add_config_arguments(parser):
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE",
                         help="override a configuration field (repeatable; dotted paths for "
-                             "nested fields, e.g. --set memory.data_width=512)")
+                             "nested fields, e.g. --set sfu.exp_degree=4)")
     parser.add_argument("--top", help="name of the top Verilog module (default from the preset)")
 
 

@@ -1,7 +1,8 @@
 """Emit each distinct module once and instantiate it many times.
 
 Amaranth's Verilog back end writes one module per *instance* of an elaboratable, so a 128x128
-array of identical PEs becomes 16,384 modules and takes minutes to convert (DESIGN.md section 3).
+array of identical PEs becomes 16,384 modules and takes minutes to convert (docs/systolic.md,
+"Generation").
 :class:`ModuleLibrary` converts a leaf component once, under a unique name, and hands the parent
 an interface object with the leaf's own signature whose signals are wired to an ``Instance`` of
 that module. Generation cost then grows with the number of distinct modules, not instances.
@@ -119,7 +120,7 @@ class ModuleLibrary:
         """Define the leaf ``key`` without placing an ``Instance`` of it; return its module name.
 
         For modules used from Verilog written by a generator (regular wiring emitted from a
-        template, DESIGN.md section 6). Either ``make`` builds a component, converted once as in
+        template, see docs/systolic.md). Either ``make`` builds a component, converted once as in
         :meth:`instantiate`, or ``verilog`` is the text of module ``<prefix>__<key>`` itself.
         ``instances`` is added to the instance count :meth:`modules` reports.
         """

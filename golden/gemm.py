@@ -1,6 +1,6 @@
 """GEMM golden models of the systolic engine (``rtl/systolic``): ``C = A @ B``.
 
-Two levels (DESIGN.md section 4):
+Two levels (docs/numerics.md, "Two levels of golden model"):
 
 * :func:`gemm_reference` - float64 math reference (of the flushed bf16 inputs for bf16);
 * :func:`gemm` - bit-exact model of what the engine computes, in the hardware's order.

@@ -1,6 +1,6 @@
 """KV-cache quantization golden models: BFP8_b / BFP4_b (bit-exact) and MX formats (values).
 
-Block floating point (DESIGN.md section 4b is the byte-level definition; ``rtl/kv`` must match
+Block floating point (docs/bfp.md is the byte-level definition; ``rtl/kv`` must match
 this module byte for byte)
 ---------------------------------------------------------------------------------------------
 * Block: 16 values (one face row) share an 8-bit exponent ``E``, the largest biased fp32 exponent

@@ -2,7 +2,7 @@
 
 Every function works on raw bit patterns - ``uint16`` for bf16, ``uint32`` for fp32, ``int8`` /
 ``int32`` for integers - and is vectorized over numpy arrays (scalars give 0-d arrays). The
-functions implement the numerics contract of DESIGN.md section 4a and have the names of the
+functions implement the numerics contract of docs/numerics.md and have the names of the
 hardware units in :mod:`hybridgen.rtl.arith`:
 
 * subnormal inputs count as zeros of the same sign;
@@ -114,16 +114,16 @@ def bf16_to_fp32(bits):
     """bf16 -> fp32 widening (``u << 16``): exact, a format change and not arithmetic.
 
     Subnormals and NaN payloads pass through unchanged; the arithmetic unit that consumes the
-    value flushes / canonicalizes them (DESIGN 4a input rows).
+    value flushes / canonicalizes them (docs/numerics.md, rule 9).
     """
     return _u32(_u16(bits)) << np.uint32(16)
 
 
 def fp32_to_bf16(bits):
-    """fp32 -> bf16, DESIGN 4a: round to nearest even, canonical NaN, no subnormal results.
+    """fp32 -> bf16 (docs/numerics.md, rule 8): round to nearest even, canonical NaN, no subnormal.
 
-    Rounding is ``(u + 0x7FFF + ((u >> 16) & 1)) >> 16`` on the flushed input (DESIGN 5), so a
-    carry out of the largest finite bf16 gives +-inf. Subnormal fp32 inputs are zeros; a normal
+    Rounding is ``(u + 0x7FFF + ((u >> 16) & 1)) >> 16`` on the flushed input, so a carry out of
+    the largest finite bf16 gives +-inf. Subnormal fp32 inputs are zeros; a normal
     fp32 is never below the bf16 normal range (both have the exponent range of fp32), so every
     result is normal, zero, inf or NaN. Error: at most 0.5 bf16 ulp where the result is finite.
     """
@@ -221,7 +221,7 @@ def mac_bf16_reference(a, b, acc):
 
 
 def fp32_round_exact(value, *, zero_sign=0):
-    """fp32 bit pattern of an exact rational, by the rows of DESIGN 4a (scalar, pure Python).
+    """fp32 bit pattern of an exact rational, by rules 2 and 3 of docs/numerics.md (scalar).
 
     ``0 < |value| < 2^-126`` -> zero with the sign of ``value``; otherwise round to nearest,
     ties to even, magnitudes from ``2^128 - 2^103`` up -> +-inf. ``value == 0`` -> a zero with
@@ -263,7 +263,7 @@ def fp32_round_exact(value, *, zero_sign=0):
 # Vector arithmetic: fp32 multiply, min/max/compare, conversions and the special functions of
 # rtl.arith (exp2, exp, reciprocal, sigmoid, silu, softplus with its log1p), bit-exact.
 #
-# The special functions are fixed-point datapaths with one final rounding (DESIGN.md 4a rows
+# The special functions are fixed-point datapaths with one final rounding (docs/numerics.md rules
 # applied to the approximated value before rounding). Every integer operation below is the one
 # the hardware performs, with the same widths; shifts right are floor (arithmetic) shifts.
 # Coefficient tables come from :func:`sfu_coefficients`, the single source of truth that the RTL
@@ -452,7 +452,7 @@ def _bit_length(value):
 
 
 def round_pack(sign, mantissa, exponent):
-    """fp32 bit pattern of ``(-1)^sign * mantissa * 2^exponent`` by the rows of DESIGN 4a.
+    """fp32 bit pattern of ``(-1)^sign * mantissa * 2^exponent`` by docs/numerics.md rules 2, 3.
 
     The model of the hardware's normalize-and-round step every special function ends with:
     ``mantissa`` (non-negative integers below 2^63) is normalized by its leading one, rounded to

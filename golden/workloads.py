@@ -1,7 +1,7 @@
 """Real models as layer lists, with FLOP and byte counts per layer for prefill and decode.
 
-Models and sources (hyperparameters from the public ``config.json`` files / model cards and from
-DESIGN.md section 5):
+Models and sources (hyperparameters from the public ``config.json`` files / model cards and the
+papers cited with each model):
 
 * ``nemotron-h-56b`` - NVIDIA Nemotron-H-56B-Base (arXiv:2504.03624; HF
   ``nvidia/Nemotron-H-56B-Base-8K`` config.json): hidden 8192, 118 layers = 54 Mamba-2 + 54 MLP +

@@ -11,7 +11,7 @@ _TILE_BYTES = {"bfp8": 1088, "bfp4": 576}
 
 @dataclass(frozen=True)
 class KvConfig(Config):
-    """BF16 <-> block floating point KV-cache codec (DESIGN.md section 4b), ``rtl/kv``.
+    """BF16 <-> block floating point KV-cache codec (docs/bfp.md), ``rtl/kv``.
 
     ``lanes`` bf16 values per beat on the value side, ``bus_bytes`` bytes per beat on the packed
     side (a power of two <= 64, so a packed tile is a whole number of beats: 1088 = 17 * 64,

@@ -12,7 +12,7 @@ class MacConfig(Config):
     """A stream multiply-accumulate unit: ``out = a * b + acc``, one result per cycle.
 
     ``dtype = "int8"``: int8 x int8 + int32 -> int32, wrapping modulo 2^32.
-    ``dtype = "bf16"``: bf16 x bf16 (exact product) + fp32 -> fp32, DESIGN.md section 4a.
+    ``dtype = "bf16"``: bf16 x bf16 (exact product) + fp32 -> fp32, docs/numerics.md.
     """
 
     block = "mac"

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from amaranth.utils import ceil_log2
+
 from ..config import Config, param
 from ..errors import ConfigError
 
@@ -128,7 +130,7 @@ class SystolicConfig(Config):
         words = self.rows
         if self.dataflow != "ws":
             words = max(words, self.os_max_k)
-        depth = 1 << max(1, (words - 1).bit_length())
+        depth = 1 << max(1, ceil_log2(words))
         return 2 * depth * self.cols * self.element_bytes
 
     @property

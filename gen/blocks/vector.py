@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from amaranth.utils import exact_log2
+
 from ..config import Config, group, param
 
 __all__ = ["SfuConfig", "VectorConfig"]
@@ -72,7 +74,7 @@ class VectorConfig(Config):
     @property
     def reduction_adders(self):
         """fp32 adders of the row sum tree and the Sklansky cumsum."""
-        levels = self.width.bit_length() - 1
+        levels = exact_log2(self.width)
         return (self.width - 1) + self.width // 2 * levels
 
     def build(self, library):

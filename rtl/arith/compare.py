@@ -1,4 +1,4 @@
-"""fp32 min / max and comparison (DESIGN.md section 4a), one result per cycle, latency 1."""
+"""fp32 min / max and comparison (docs/numerics.md, rule 12), one result per cycle, latency 1."""
 
 from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import data, wiring
@@ -25,7 +25,7 @@ def order_key(bits):
 class Fp32MinMax(wiring.Component):
     """``o = max(a, b)`` (``minimum = 0``) or ``min(a, b)`` (``minimum = 1``); latency 1.
 
-    Numerics (DESIGN.md 4a): subnormal inputs are zeros of their sign and the result is the
+    Numerics (docs/numerics.md): subnormal inputs are zeros of their sign and the result is the
     flushed input; ``-0 < +0``; NaN if either input is NaN (canonical ``0x7FC00000``). Exact.
     Bit-exact models: :func:`hybridgen.golden.numerics.fp32_max`, :func:`hybridgen.golden.numerics.fp32_min`.
 

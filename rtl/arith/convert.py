@@ -1,4 +1,4 @@
-"""Format conversions: fp32 <-> bf16 and int32 <-> fp32 (DESIGN.md section 4a)."""
+"""Format conversions: fp32 <-> bf16 and int32 <-> fp32 (docs/numerics.md, rules 8-11)."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, signed
 from amaranth.lib import wiring

@@ -1,4 +1,7 @@
-"""exp2 and exp: fixed-point range reduction and a piecewise polynomial (DESIGN.md 4a, 5)."""
+"""exp2 and exp: fixed-point range reduction and a piecewise polynomial.
+
+Numerics: docs/numerics.md ("Special functions"); the method: docs/arith.md.
+"""
 
 from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib.wiring import In, Out

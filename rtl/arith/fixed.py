@@ -3,7 +3,7 @@
 * :class:`Steps` - describes a datapath as named steps; each step boundary is either a
   register (counted in ``latency``) or a named wire (see
   :func:`~hybridgen.rtl.arith.pipeline.stage_boundary` for why every value is named).
-* :func:`unpack_fp32` - flushed fp32 fields and class flags (DESIGN.md 4a input rows).
+* :func:`unpack_fp32` - flushed fp32 fields and class flags (docs/numerics.md, rule 1).
 * :func:`round_pack` - normalize a positive fixed-point mantissa by its leading one and round it
   once to fp32 (the final step of every special function and of the multiplier).
 * :func:`piecewise_poly` - Horner evaluation of a segment-indexed coefficient table.

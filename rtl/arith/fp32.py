@@ -1,6 +1,6 @@
 """The project's floating-point datapath units and fp32 / bf16 field helpers.
 
-Every unit here implements the numerics contract of DESIGN.md section 4a on raw bit patterns:
+Every unit here implements the numerics contract of docs/numerics.md on raw bit patterns:
 subnormal inputs are zeros of the same sign, exact results below 2^-126 in magnitude are zeros with
 the sign of the result, everything else is rounded to nearest even with overflow to infinity, and
 every NaN output is the canonical ``0x7FC00000``. The bit-exact models are in
@@ -14,6 +14,7 @@ registered output, ``latency`` property); wrap them in
 from amaranth.hdl import Cat, Const, Module, Mux, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from .pipeline import pipeline_register, stage_boundary
 
@@ -58,7 +59,7 @@ def is_inf(fields):
 
 
 def is_zero(fields):
-    """1 if ``fields`` counts as zero under DESIGN 4a: a zero or a subnormal, either sign."""
+    """1 if ``fields`` counts as zero under docs/numerics.md: a zero or a subnormal, either sign."""
     return fields.exponent == 0
 
 
@@ -86,7 +87,7 @@ def count_leading_zeros(value):
     width = len(value)
     if width == 0:
         raise ValueError("Cannot count leading zeros of a zero-width value")
-    padded_width = 1 << (width - 1).bit_length()
+    padded_width = 1 << ceil_log2(width)
     # Ones below the value stop the count at `width` when the value is 0.
     padding = padded_width - width
     padded = Cat(Const((1 << padding) - 1, padding), value) if padding else value
@@ -108,7 +109,7 @@ def _leading_zeros_tree(value):
 
 
 class Fp32Add(wiring.Component):
-    """fp32 adder ``o = a + b`` on bit patterns, DESIGN.md section 4a, one result per cycle.
+    """fp32 adder ``o = a + b`` on bit patterns, docs/numerics.md, one result per cycle.
 
     Numerics: subnormal inputs count as zeros of the same sign; the exact sum ``r`` is rounded to
     nearest, ties to even (correctly rounded: at most 0.5 ulp from ``r`` where the result is
@@ -241,7 +242,7 @@ class Fp32Add(wiring.Component):
 
 
 class Bf16MulExact(wiring.Component):
-    """Exact bf16 x bf16 product as an fp32 bit pattern, DESIGN.md section 4a.
+    """Exact bf16 x bf16 product as an fp32 bit pattern, docs/numerics.md rule 5.
 
     The 8-bit significands give a 16-bit product, so every product in the fp32 normal range is
     exact (no rounding ever happens). Subnormal inputs count as zeros; a product with

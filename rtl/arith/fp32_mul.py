@@ -1,4 +1,4 @@
-"""fp32 multiplier (DESIGN.md section 4a), one result per cycle."""
+"""fp32 multiplier (docs/numerics.md), one result per cycle."""
 
 from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
@@ -13,7 +13,7 @@ __all__ = ["Fp32Mul"]
 class Fp32Mul(wiring.Component):
     """``o = a * b`` on fp32 bit patterns, correctly rounded; latency 3.
 
-    Numerics (DESIGN.md 4a): subnormal inputs are zeros; the exact 48-bit product is rounded
+    Numerics (docs/numerics.md): subnormal inputs are zeros; the exact 48-bit product is rounded
     once to nearest even (0.5 ulp); an exact product below 2^-126 gives a signed zero (tininess
     before rounding); overflow gives +-inf; ``0 x inf`` and NaN inputs give ``0x7FC00000``; the
     sign of zeros and infinities is ``sign(a) xor sign(b)``. Bit-exact model:

@@ -64,11 +64,12 @@ class MacInt8Datapath(wiring.Component):
 class MacBf16Datapath(wiring.Component):
     """``o = fp32_add(bf16_mul_exact(a, b), acc)`` on bit patterns (two roundings at most one).
 
-    The bf16 product is exact in fp32 (:class:`~hybridgen.rtl.arith.fp32.Bf16MulExact`, DESIGN 4a rows for
-    products: tiny -> signed zero, >= 2^128 -> inf, ``0 x inf`` -> NaN, subnormal inputs are
-    zeros), then :class:`~hybridgen.rtl.arith.fp32.Fp32Add` adds ``acc`` with round-to-nearest-even. This
-    is not a fused multiply-add: the product is first put into fp32 with the rows above (it is
-    exact whenever it is a normal number). ``acc`` is delayed to meet the product.
+    The bf16 product is exact in fp32 (:class:`~hybridgen.rtl.arith.fp32.Bf16MulExact`;
+    docs/numerics.md rules for products: tiny -> signed zero, >= 2^128 -> inf, ``0 x inf`` -> NaN,
+    subnormal inputs are zeros), then :class:`~hybridgen.rtl.arith.fp32.Fp32Add` adds ``acc`` with
+    round-to-nearest-even. This is not a fused multiply-add: the product is first put into fp32 with
+    the rows above (it is exact whenever it is a normal number). ``acc`` is delayed to meet the
+    product.
 
     Parameters
     ----------
@@ -144,7 +145,7 @@ class MacInt8(StreamPipeline):
 class MacBf16(StreamPipeline):
     """Stream bf16 MAC: ``o = fp32_add(exact bf16 product a * b, acc)``, one result per cycle.
 
-    Numerics of :class:`MacBf16Datapath` (DESIGN.md section 4a; not fused). Latency
+    Numerics of :class:`MacBf16Datapath` (docs/numerics.md; not fused). Latency
     ``multiplier_latency + adder_latency`` (default 1 + 3 = 4, ``latency`` property); handshake of
     :class:`~hybridgen.rtl.arith.pipeline.StreamPipeline` (``i.ready = ~o.valid | o.ready``, results in
     order, arbitrary back-pressure and bubbles). Bit-exact model: :func:`hybridgen.golden.numerics.mac_bf16`.

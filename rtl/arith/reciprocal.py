@@ -1,4 +1,4 @@
-"""Reciprocal: seed table + Newton-Raphson in fixed point (DESIGN.md 4a)."""
+"""Reciprocal: seed table + Newton-Raphson in fixed point (docs/numerics.md, docs/arith.md)."""
 
 from amaranth.hdl import Const, Module, Mux
 from amaranth.lib.wiring import In, Out

@@ -1,4 +1,4 @@
-"""sigmoid and silu from the exp and reciprocal datapaths (DESIGN.md 4a, 5)."""
+"""sigmoid and silu from the exp and reciprocal datapaths (docs/numerics.md, docs/arith.md)."""
 
 from amaranth.hdl import Const, Module, Mux
 from amaranth.lib.wiring import In, Out

@@ -1,4 +1,4 @@
-"""softplus with its log1p, from the exp datapath (DESIGN.md 4a, 5)."""
+"""softplus with its log1p, from the exp datapath (docs/numerics.md, docs/arith.md)."""
 
 from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib.wiring import In, Out

@@ -6,7 +6,7 @@
 * :mod:`hybridgen.rtl.kv.dequantizer` - :class:`BfpDequantizer`,
 * :mod:`hybridgen.rtl.kv.codec` - :class:`KvCodec`, both units in one top.
 
-Byte format: DESIGN.md section 4b; bit-exact model: :mod:`hybridgen.golden.kvquant`.
+Byte format: docs/bfp.md; bit-exact model: :mod:`hybridgen.golden.kvquant`.
 """
 
 from .bfp import TileGeometry

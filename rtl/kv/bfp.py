@@ -1,4 +1,4 @@
-"""Per-value BFP8_b / BFP4_b arithmetic (DESIGN.md section 4b) and the tile geometry.
+"""Per-value BFP8_b / BFP4_b arithmetic (docs/bfp.md) and the tile geometry.
 
 The combinational functions here are the datapath of :mod:`hybridgen.rtl.kv.packer` and
 :mod:`hybridgen.rtl.kv.dequantizer`; their bit-exact model is :mod:`hybridgen.golden.kvquant`
@@ -22,18 +22,16 @@ The combinational functions here are the datapath of :mod:`hybridgen.rtl.kv.pack
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, unsigned
 from amaranth.lib.memory import Memory
+from amaranth.utils import exact_log2
 
 __all__ = ["TILE_BYTES", "DATA_BYTES", "TileGeometry", "ExponentMemory", "effective_exponent",
-           "max_tree", "encode_value", "decode_value", "widen_bfp4_code"]
+           "max_tree", "encode_value", "decode_value", "widen_bfp4_code", "select_by_format",
+           "constant_by_format"]
 
 #: Bytes of one packed 32x32 tile: 64 exponents + data.
 TILE_BYTES = {"bfp8": 64 + 1024, "bfp4": 64 + 512}
 #: Data bytes of one tile (after the 64 exponent bytes).
 DATA_BYTES = {"bfp8": 1024, "bfp4": 512}
-
-
-def _log2(n):
-    return n.bit_length() - 1
 
 
 class TileGeometry:
@@ -109,7 +107,7 @@ class TileGeometry:
     def bus_location(self, q, fmt):
         """(bank, 9-bit byte address in the bank) of data byte ``q`` (Value) of a ``fmt`` tile."""
         face_bytes = 256 if fmt == "bfp8" else 128
-        shift = _log2(face_bytes)
+        shift = exact_log2(face_bytes)
         face = q >> shift
         local = Cat(q[:shift], face[1], Const(0, 8 - shift))
         return face[0], local
@@ -122,11 +120,35 @@ class TileGeometry:
 
     def word_address(self, buffer, local):
         """Memory word address of bank byte address ``local`` (Value) in tile ``buffer``."""
-        return Cat(local[_log2(self.word_bytes):9], buffer)
+        return Cat(local[exact_log2(self.word_bytes):9], buffer)
 
     def word_offset(self, local):
         """Byte offset within its word of bank byte address ``local`` (Value)."""
-        return local[:_log2(self.word_bytes)] if self.word_bytes > 1 else Const(0, 1)
+        return local[:exact_log2(self.word_bytes)] if self.word_bytes > 1 else Const(0, 1)
+
+
+def select_by_format(geometry, bfp4, values):
+    """``values[fmt]`` for the tile's format: a ``Mux`` on ``bfp4`` when the format is chosen at
+    run time (``geometry.runtime_format``), else the value of the only format (``bfp4`` unused).
+
+    Parameters
+    ----------
+    geometry : TileGeometry
+    bfp4 : Value
+        1 when the current tile is BFP4 (only read when both formats are configured).
+    values : dict
+        ``{"bfp8": ..., "bfp4": ...}`` with an entry for every format of ``geometry.formats``.
+    """
+    if geometry.runtime_format:
+        return Mux(bfp4, values["bfp4"], values["bfp8"])
+    return values[geometry.formats[0]]
+
+
+def constant_by_format(geometry, bfp4, function):
+    """:func:`select_by_format` of the 11-bit constants ``function(fmt)`` (e.g. a beat count of
+    a tile, which is below 2^11 for every format and bus width)."""
+    return select_by_format(geometry, bfp4,
+                            {f: Const(function(f), 11) for f in geometry.formats})
 
 
 def _net(m, value, name):
@@ -256,7 +278,7 @@ class ExponentMemory:
 
     def _byte_address(self, buffer, row):
         address = Cat(row[:5], buffer)                       # buffer * 32 + row
-        shift = _log2(self.word)
+        shift = exact_log2(self.word)
         return address[shift:], (address[:shift] if shift else Const(0, 1))
 
     # -- value side: one byte per bank ---------------------------------------------------------
@@ -289,10 +311,10 @@ class ExponentMemory:
         """(bank, word address) of exponent beat ``k`` (Value, ``0 .. 64 / bus - 1``)."""
         bus = self.bus
         if bus <= 16:
-            q = Cat(Const(0, _log2(bus)), k)[:6]             # first byte of the beat, 0..63
+            q = Cat(Const(0, exact_log2(bus)), k)[:6]             # first byte of the beat, 0..63
             face, r = q[4:6], q[:4]
             local = Cat(r, face[1])                          # face row in the bank, 0..31
-            return face[0], Cat(local[_log2(bus):], buffer)
+            return face[0], Cat(local[exact_log2(bus):], buffer)
         if bus == 32:
             return Const(0, 1), Cat(k[:1], buffer)
         return Const(0, 1), buffer

@@ -12,10 +12,11 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
 
-from .bfp import ExponentMemory, TileGeometry, decode_value, widen_bfp4_code
+from .bfp import (ExponentMemory, TileGeometry, constant_by_format, decode_value,
+                  select_by_format, widen_bfp4_code)
 from .layouts import format_of, packed_layout, values_out_layout
-from .packer import _constant_by_format, _log2, _select_value
 
 __all__ = ["BfpDequantizer", "dequantizer_latency"]
 
@@ -26,7 +27,7 @@ def dequantizer_latency(geometry):
 
 
 class BfpDequantizer(wiring.Component):
-    """BFP8_b / BFP4_b -> bf16 tile dequantizer (DESIGN.md section 4b), fully pipelined.
+    """BFP8_b / BFP4_b -> bf16 tile dequantizer (docs/bfp.md), fully pipelined.
 
     Input: packed tiles exactly as :class:`~hybridgen.rtl.kv.packer.BfpPacker` emits them (and as
     :func:`hybridgen.golden.kvquant.bfp_pack_tile` writes them), ``bus_bytes`` per beat. The unit frames
@@ -108,12 +109,12 @@ class BfpDequantizer(wiring.Component):
         m.d.comb += [self.i.ready.eq(~full.bit_select(write_buffer, 1)),
                      accept.eq(self.i.valid & self.i.ready)]
         is_exp = n < g.exp_beats
-        last_in = n == _constant_by_format(g, fmt, lambda f: g.tile_beats(f) - 1)
-        q = Cat(Const(0, _log2(bus)), (n - g.exp_beats)[:10])[:10]
+        last_in = n == constant_by_format(g, fmt, lambda f: g.tile_beats(f) - 1)
+        q = Cat(Const(0, exact_log2(bus)), (n - g.exp_beats)[:10])[:10]
         locations = {f: g.bus_location(q, f) for f in g.formats}
-        bank_in = _select_value(g, fmt, {f: v[0] for f, v in locations.items()})
-        local_in = _select_value(g, fmt, {f: v[1] for f, v in locations.items()})
-        segment = g.word_offset(local_in) >> _log2(bus)
+        bank_in = select_by_format(g, fmt, {f: v[0] for f, v in locations.items()})
+        local_in = select_by_format(g, fmt, {f: v[1] for f, v in locations.items()})
+        segment = g.word_offset(local_in) >> exact_log2(bus)
         enables = Cat(*((segment == s).replicate(bus) for s in range(word // bus)))
         for b, (write, _read) in enumerate(banks):
             m.d.comb += [
@@ -121,7 +122,7 @@ class BfpDequantizer(wiring.Component):
                 write.data.eq(Cat(*([p.data.as_value()] * (word // bus)))),
                 write.en.eq(Mux(accept & ~is_exp & (bank_in == b), enables, 0)),
             ]
-        exp_beat = n[:_log2(g.exp_beats)] if g.exp_beats > 1 else Const(0, 1)
+        exp_beat = n[:exact_log2(g.exp_beats)] if g.exp_beats > 1 else Const(0, 1)
         exps.write_beat(m, accept & is_exp, write_buffer, exp_beat, p.data.as_value())
         with m.If(accept):
             m.d.sync += [n.eq(n + 1), tile_fmt.eq(bfp4)]
@@ -139,11 +140,11 @@ class BfpDequantizer(wiring.Component):
         read_fmt = format_of(g, fmt_buf.bit_select(read_buffer, 1))
         beat = Signal(range(g.value_beats))
         last = beat == g.value_beats - 1
-        position = Cat(Const(0, _log2(lanes)), beat)[:10]          # row * 32 + column
+        position = Cat(Const(0, exact_log2(lanes)), beat)[:10]          # row * 32 + column
         row, col = position[5:10], position[0:5]
         column = Const(0, 4) if g.halves == 2 else col[:4]
         bank_sel = Const(0, 1) if g.halves == 2 else col[4]
-        local = _select_value(g, read_fmt, {f: g.lane_location(row, column, f)
+        local = select_by_format(g, read_fmt, {f: g.lane_location(row, column, f)
                                             for f in g.formats})
         for _write, read in banks:
             m.d.comb += [read.addr.eq(g.word_address(read_buffer, local)), read.en.eq(en)]
@@ -159,7 +160,7 @@ class BfpDequantizer(wiring.Component):
 
         b_valid, b_bank, b_last, b_fmt = (Signal(name=f"b_{x}") for x in
                                           ("valid", "bank", "last", "fmt"))
-        b_offset = Signal(max(1, _log2(word)))
+        b_offset = Signal(max(1, exact_log2(word)))
         b_exp_offset = Signal(exp_offset.shape())
         with m.If(en):
             m.d.sync += [b_valid.eq(full.bit_select(read_buffer, 1)), b_bank.eq(bank_sel),
@@ -182,7 +183,7 @@ class BfpDequantizer(wiring.Component):
             codes = {}
             for f in g.formats:
                 size = g.lane_bytes(f)
-                segment = (data_word.word_select(b_offset >> _log2(size), 8 * size)
+                segment = (data_word.word_select(b_offset >> exact_log2(size), 8 * size)
                            if word > size else data_word)
                 if f == "bfp8":
                     codes[f] = [segment[8 * j:8 * j + 8] for j in range(face_lanes)]
@@ -190,7 +191,7 @@ class BfpDequantizer(wiring.Component):
                     codes[f] = [widen_bfp4_code(segment[4 * j:4 * j + 4])
                                 for j in range(face_lanes)]
             for j in range(face_lanes):
-                code = _select_value(g, b_bfp4, {f: codes[f][j] for f in g.formats})
+                code = select_by_format(g, b_bfp4, {f: codes[f][j] for f in g.formats})
                 values.append(decode_value(m, code, b_exps[h], f"lane{h * face_lanes + j}"))
         c_data = Signal(16 * lanes)
         c_last = Signal()

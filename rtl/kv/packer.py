@@ -19,22 +19,20 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
 
 from hybridgen.rtl.arith.pipeline import StreamPipeline
 
-from .bfp import ExponentMemory, TileGeometry, effective_exponent, encode_value, max_tree
+from .bfp import (ExponentMemory, TileGeometry, constant_by_format, effective_exponent,
+                  encode_value, max_tree, select_by_format)
 from .layouts import format_of, packed_layout, values_in_layout
 
 __all__ = ["BfpPacker", "FaceRowStager", "RowExponent", "BfpEncodeLanes", "PackerTileBuffer",
            "packer_latency"]
 
 
-def _log2(n):
-    return n.bit_length() - 1
-
-
 def _beat_shape(geometry):
-    return unsigned(max(1, _log2(geometry.value_beats)))
+    return unsigned(max(1, exact_log2(geometry.value_beats)))
 
 
 def tagged_layout(geometry):
@@ -130,7 +128,7 @@ class FaceRowStager(wiring.Component):
         m = Module()
         g = self._geometry
         lanes, beats = g.lanes, g.row_beats
-        k_bits = _log2(beats)
+        k_bits = exact_log2(beats)
         beat_bits = _beat_shape(g).width
 
         m.submodules.slots = slots = Memory(shape=unsigned(16 * lanes), depth=2 * beats,
@@ -279,7 +277,7 @@ class PackerTileBuffer(wiring.Component):
         accept = Signal()
         m.d.comb += [self.i.ready.eq(~full.bit_select(write_buffer, 1)),
                      accept.eq(self.i.valid & self.i.ready)]
-        position = Cat(Const(0, _log2(lanes)), p.beat)[:10]     # row * 32 + column
+        position = Cat(Const(0, exact_log2(lanes)), p.beat)[:10]     # row * 32 + column
         row, col = position[5:10], position[0:5]
         for b, (write, _read) in enumerate(banks):
             h = b if g.halves == 2 else 0
@@ -295,7 +293,7 @@ class PackerTileBuffer(wiring.Component):
                     continue
                 local = g.lane_location(row, column, fmt)
                 size = g.lane_bytes(fmt)
-                segment = g.word_offset(local) >> _log2(size)
+                segment = g.word_offset(local) >> exact_log2(size)
                 enables = Cat(*((segment == s).replicate(size) for s in range(word // size)))
                 choices[fmt] = (g.word_address(write_buffer, local),
                                 Cat(*([payload] * (word // size))), enables)
@@ -322,16 +320,16 @@ class PackerTileBuffer(wiring.Component):
         last = Signal()
         is_exp = Signal()
         m.d.comb += [
-            last.eq(beat == _constant_by_format(g, read_fmt, lambda f: g.tile_beats(f) - 1)),
+            last.eq(beat == constant_by_format(g, read_fmt, lambda f: g.tile_beats(f) - 1)),
             is_exp.eq(beat < g.exp_beats),
         ]
-        q = Cat(Const(0, _log2(bus)), (beat - g.exp_beats)[:10])[:10]
+        q = Cat(Const(0, exact_log2(bus)), (beat - g.exp_beats)[:10])[:10]
         locations = {fmt: g.bus_location(q, fmt) for fmt in g.formats}
-        bank_sel = _select_value(g, read_fmt, {f: v[0] for f, v in locations.items()})
-        local = _select_value(g, read_fmt, {f: v[1] for f, v in locations.items()})
+        bank_sel = select_by_format(g, read_fmt, {f: v[0] for f, v in locations.items()})
+        local = select_by_format(g, read_fmt, {f: v[1] for f, v in locations.items()})
         for _write, read in banks:
             m.d.comb += [read.addr.eq(g.word_address(read_buffer, local)), read.en.eq(en)]
-        exp_beat = beat[:_log2(g.exp_beats)] if g.exp_beats > 1 else Const(0, 1)
+        exp_beat = beat[:exact_log2(g.exp_beats)] if g.exp_beats > 1 else Const(0, 1)
         exp_bank = exps.read_beat_address(m, en, read_buffer, exp_beat)
         issue = en & full.bit_select(read_buffer, 1)
         with m.If(issue):
@@ -346,13 +344,13 @@ class PackerTileBuffer(wiring.Component):
         b_is_exp, b_bank, b_last, b_fmt = (Signal(name=f"b_{n}") for n in
                                            ("is_exp", "bank", "last", "fmt"))
         b_exp_bank = Signal()
-        b_offset = Signal(max(1, _log2(word)))
+        b_offset = Signal(max(1, exact_log2(word)))
         with m.If(en):
             m.d.sync += [b_valid.eq(full.bit_select(read_buffer, 1)), b_is_exp.eq(is_exp),
                          b_bank.eq(bank_sel), b_last.eq(last), b_fmt.eq(read_fmt),
                          b_exp_bank.eq(exp_bank), b_offset.eq(g.word_offset(local))]
         data_word = Mux(b_bank, banks[1][1].data, banks[0][1].data)
-        data_bytes = (data_word.word_select(b_offset >> _log2(bus), 8 * bus) if word > bus
+        data_bytes = (data_word.word_select(b_offset >> exact_log2(bus), 8 * bus) if word > bus
                       else data_word)
         # The memories' read registers (and the b_* registers beside them) are the output
         # register: o.payload is one 2:1 byte multiplexer (plus a word slice) behind them.
@@ -365,26 +363,15 @@ class PackerTileBuffer(wiring.Component):
         return m
 
 
-def _select_value(geometry, bfp4, values):
-    """``values[fmt]`` for the current format (a Mux when chosen at run time)."""
-    if geometry.runtime_format:
-        return Mux(bfp4, values["bfp4"], values["bfp8"])
-    return values[geometry.formats[0]]
-
-
 def _select_format(geometry, bfp4, choices):
-    """Tuple-wise :func:`_select_value` of per-format tuples."""
+    """Tuple-wise :func:`~hybridgen.rtl.kv.bfp.select_by_format` of per-format tuples."""
     size = len(next(iter(choices.values())))
-    return tuple(_select_value(geometry, bfp4, {f: v[i] for f, v in choices.items()})
+    return tuple(select_by_format(geometry, bfp4, {f: v[i] for f, v in choices.items()})
                  for i in range(size))
 
 
-def _constant_by_format(geometry, bfp4, function):
-    return _select_value(geometry, bfp4, {f: Const(function(f), 11) for f in geometry.formats})
-
-
 class BfpPacker(wiring.Component):
-    """BF16 -> BFP8_b / BFP4_b tile packer (DESIGN.md section 4b), fully pipelined.
+    """BF16 -> BFP8_b / BFP4_b tile packer (docs/bfp.md), fully pipelined.
 
     Input: 32x32 bf16 tiles, row-major, ``lanes`` values per beat (``1024 / lanes`` beats per
     tile, no framing signal: the unit counts beats). Output: each tile's bytes exactly as

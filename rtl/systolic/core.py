@@ -3,8 +3,8 @@
 Two implementations of one contract:
 
 * :func:`core_verilog` emits the core as templated Verilog (``generate`` loops around the PE,
-  which Amaranth converts once): generation cost does not grow with R x C (DESIGN.md sections 3
-  and 6: a 128 x 128 array in a few seconds).
+  which Amaranth converts once): generation cost does not grow with R x C (docs/systolic.md,
+  "Generation": a 128 x 128 array in a few seconds).
 * :class:`SystolicCoreReference` builds the same core in pure Amaranth (one PE instance per
   cell); the equivalence test (``tests/systolic``) simulates both on random stimulus.
 

@@ -3,6 +3,7 @@
 from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
 
 from hybridgen.golden import numerics
 from hybridgen.rtl.arith.compare import Fp32MinMax
@@ -75,7 +76,7 @@ class VectorDatapath(wiring.Component):
 
     @property
     def levels(self):
-        return self._width.bit_length() - 1
+        return exact_log2(self._width)
 
     @property
     def lane_latency(self):

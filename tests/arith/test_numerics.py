@@ -1,4 +1,4 @@
-"""Golden numerics (golden/numerics.py) against exact rational references, DESIGN.md 4a.
+"""Golden numerics (golden/numerics.py) against exact rational references, docs/numerics.md.
 
 The exact reference is :func:`hybridgen.golden.numerics.fp32_round_exact` applied to the exact rational
 result of the flushed inputs (fractions.Fraction); it encodes the 4a rows directly and shares no

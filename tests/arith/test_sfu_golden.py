@@ -107,7 +107,8 @@ def test_exp2_of_integers_is_exact():
 
 
 def test_silu_very_negative_stays_normal():
-    # DESIGN.md 5: x * sigmoid(x) in fp32 underflows for x in [-92, -87]; the unit does not.
+    # docs/arith.md (sigmoid / silu): x * sigmoid(x) in fp32 underflows for x in [-92, -87];
+    # the unit does not.
     x = numerics.fp32_to_bits(np.linspace(-92, -87, 1001).astype(np.float32))
     r = numerics.fp32_silu_reference(x)
     y = numerics.fp32_to_float64(numerics.fp32_silu(x))

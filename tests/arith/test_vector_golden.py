@@ -1,5 +1,5 @@
 """Golden models of the fp32 multiplier, min/max/compare, conversions and vector reductions
-against exact references (DESIGN.md 4a)."""
+against exact references (docs/numerics.md)."""
 
 from fractions import Fraction
 

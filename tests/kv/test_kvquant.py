@@ -1,4 +1,4 @@
-"""BFP8_b / BFP4_b byte-exact golden model (DESIGN.md 4b) and MX quantize-dequantize."""
+"""BFP8_b / BFP4_b byte-exact golden model (docs/bfp.md) and MX quantize-dequantize."""
 
 import struct
 
@@ -30,7 +30,7 @@ def tile_with_row(row, fmt="bfp8", face_row=0):
 
 # --------------------------------------------------------------------------- scalar reference
 def ref_encode_row(bits, mb):
-    """Independent scalar encoder written from DESIGN.md 4b with Python ints (policy: subnormal
+    """Independent scalar encoder written from docs/bfp.md with Python ints (policy: subnormal
     and NaN -> 0 and E contribution 0; inf -> E contribution 254, max magnitude)."""
     es = []
     for u in bits:
@@ -63,7 +63,7 @@ def ref_decode(E, code, mb):
 
 
 # --------------------------------------------------------------------------- byte vectors
-def test_worked_example_design_4b():
+def test_worked_example():
     buf = tile_with_row([1.0, 0.75, -0.5, 2.0 ** -10])
     assert len(buf) == 1088
     assert buf[0] == 0x7F and buf[1:64] == bytes(63)  # E=127 for face 0 row 0; other rows 0

@@ -2,11 +2,11 @@
 (``sfu-small``), bit-exact against golden/numerics.py, and the ``bench sfu`` / ``bench vector``
 contract.
 
-Budget (DESIGN.md 4d): on Verilator every unary op sweeps all 65,536 bf16 inputs and 10^5
-random fp32 inputs through the 16 lanes (4,096 + 6,250 beats per op), one build shared by all
-tests. Icarus simulates this design at only ~20 cycles/s (~360 lane-cycles/s), so on Icarus the
-sweeps run through the single lane on a dense subset - every 64th bf16 pattern from a random
-offset plus 1,000 random fp32 per op - and the 16-lane unit runs a short random-op test with
+Budget (docs/DEVELOPING.md, "Test budget"): on Verilator every unary op sweeps all 65,536 bf16
+inputs and 10^5 random fp32 inputs through the 16 lanes (4,096 + 6,250 beats per op), one build
+shared by all tests. Icarus simulates this design at only ~20 cycles/s (~360 lane-cycles/s), so on
+Icarus the sweeps run through the single lane on a dense subset - every 64th bf16 pattern from a
+random offset plus 1,000 random fp32 per op - and the 16-lane unit runs a short random-op test with
 stalls (every op and every reduction).
 """
 
