@@ -33,7 +33,7 @@ def test_dma_traffic(name, sim):
 def test_dma_traffic_icarus(name):
     runner.run(runner.build(dma_design(**ICARUS_ONLY[name]), "icarus"),
                "hybridgen.verif.mem.tb_dma", testcase="traffic", name=f"dma-{name}",
-               env={"ROWS": "80", "WRITES": "30"})
+               env={"ROWS": "50", "WRITES": "30"})
 
 
 def test_row_bursts_model():
@@ -76,7 +76,7 @@ def test_read_throughput(sim):
     """64 KiB at read latency 128 with 16 bursts in flight, no stalls: >= 0.98 beats/cycle
     (the figure of ``python -m hybridgen.bench.dma``, here on the 512-bit test design)."""
     build = runner.build(dma_design(**DESIGNS["bus512"]), sim)
-    for row_bytes in (65536, 4096):
+    for row_bytes in (65536,):
         with tempfile.TemporaryDirectory(dir=runner.build_root()) as scratch:
             out = Path(scratch) / "result.json"
             runner.run(build, "hybridgen.verif.mem.tb_dma", testcase="bench", name="dma-bench",
