@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The row DMA (rtl/mem/dma.py) on its own, outside the GEMM engine.
 
 cocotb (``hybridgen.verif.mem.tb_dma``, ``traffic``) on both simulators: a 64-bit bus with
@@ -6,6 +7,7 @@ with 16 bursts in flight; on Icarus also a 32-bit bus with one burst in flight. 
 Python model of the contract and the parameter checks.
 """
 
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -23,15 +25,21 @@ DESIGNS = {
 ICARUS_ONLY = {"bus32": dict(bus_bytes=4, chunk_bytes=(3,), outstanding=1, row_bytes=9)}
 
 
+@functools.lru_cache(maxsize=None)
+def _design(name):
+    """The test top of ``name`` (elaborated once per session, built once per simulator)."""
+    return dma_design(**{**DESIGNS, **ICARUS_ONLY}[name])
+
+
 @pytest.mark.parametrize("name", DESIGNS)
 def test_dma_traffic(name, sim):
-    runner.run(runner.build(dma_design(**DESIGNS[name]), sim), "hybridgen.verif.mem.tb_dma",
+    runner.run(runner.build(_design(name), sim), "hybridgen.verif.mem.tb_dma",
                testcase="traffic", name=f"dma-{name}")
 
 
 @pytest.mark.parametrize("name", ICARUS_ONLY)
 def test_dma_traffic_icarus(name):
-    runner.run(runner.build(dma_design(**ICARUS_ONLY[name]), "icarus"),
+    runner.run(runner.build(_design(name), "icarus"),
                "hybridgen.verif.mem.tb_dma", testcase="traffic", name=f"dma-{name}",
                env={"ROWS": "50", "WRITES": "30"})
 
@@ -52,7 +60,6 @@ def test_row_chunks_model():
     assert row_chunks(memory, 0, 4, 4) == [b"\0\1\2\3"]
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl._ir.UnusedElaboratable")
 @pytest.mark.parametrize("kwargs,message", [
     (dict(bus_bytes=12), "Bus width must be a power of two"),
     (dict(addr_bits=8), "Address width must be an integer >= 12"),
@@ -66,7 +73,6 @@ def test_read_dma_parameters_are_checked(kwargs, message):
         ReadDma(**args)
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl._ir.UnusedElaboratable")
 def test_write_dma_row_width_is_checked():
     with pytest.raises(ValueError, match="Row width must be a positive number of bytes, not 0"):
         WriteDma(addr_bits=32, bus_bytes=8, row_bytes=0, outstanding=2)
@@ -75,7 +81,7 @@ def test_write_dma_row_width_is_checked():
 def test_read_throughput(sim):
     """64 KiB at read latency 128 with 16 bursts in flight, no stalls: >= 0.98 beats/cycle
     (the figure of ``python -m hybridgen.bench.dma``, here on the 512-bit test design)."""
-    build = runner.build(dma_design(**DESIGNS["bus512"]), sim)
+    build = runner.build(_design("bus512"), sim)
     for row_bytes in (65536,):
         with tempfile.TemporaryDirectory(dir=runner.build_root()) as scratch:
             out = Path(scratch) / "result.json"

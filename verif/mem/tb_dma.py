@@ -142,7 +142,7 @@ class DmaBench:
         except AssertionError as err:
             raise AssertionError(f"{err}: {len(self.o.beats)} of {count} chunks, write source "
                                  f"idle {self.i.idle}, DMA idle {dut.idle.value}") from None
-        self.o._stall = 0.0  # ready high from now on
+        self.o._stall = 0.0  # ready high from now on (StreamSink has no public switch yet)
         window = 2 * (self.read_latency + 2) + 16
         for _ in range(window):
             await RisingEdge(dut.clk)
@@ -235,7 +235,7 @@ async def traffic(dut):
     bench.read(reads)
     bench.write(writes)
     beats = sum(beats for a, n, _ in reads for _, beats in row_bursts(a, n, bus))
-    await bench.finish(timeout_cycles=40 * (beats + len(bench.expected) + 4 * len(writes)) + 2000)
+    await bench.finish(timeout_cycles=10 * (beats + len(bench.expected) + 4 * len(writes)) + 2000)
     bench.check_chunks()
     assert bench.memory.read(0, MEMORY_BYTES) == bytes(bench.model), (
         "memory differs from the model: " + _first_difference(bench))
