@@ -5,5 +5,5 @@
   INCR bursts that never cross 4 KB, several bursts in flight).
 
 The GEMM engine (:mod:`hybridgen.rtl.systolic.engine`) uses them; the URSC core and the decode
-array are to use the same ones.
+array are to use the same ones. The contract and the measured throughput: docs/mem.md.
 """

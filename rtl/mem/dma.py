@@ -16,18 +16,32 @@ IDs), so data beats are matched to rows by order alone.
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2, exact_log2
 
 from .axi import BOUNDARY_BYTES, BURST_INCR, MAX_BURST_BEATS, axi_read_signature, \
     axi_write_signature
 
-__all__ = ["ReadDma", "WriteDma", "burst_beats", "ROW_BYTES_BITS"]
+__all__ = ["ReadDma", "WriteDma", "burst_beats", "row_request_layout", "write_row_layout",
+           "ROW_BYTES_BITS"]
 
 #: Width of a row's byte count (rows of up to 1 MiB).
 ROW_BYTES_BITS = 20
+#: Width of a row's beat count: ceil((offset + nbytes) / bus) <= 2**ROW_BYTES_BITS.
+ROW_BEATS_BITS = ROW_BYTES_BITS + 1
+#: Width of a burst's beat count (1..MAX_BURST_BEATS).
+BURST_BEATS_BITS = ceil_log2(MAX_BURST_BEATS + 1)
+#: Width of the byte-counting performance counters (``read_bytes``, ``written_bytes``).
+COUNTER_BITS = 32
 
 
-def _log2(value):
-    return value.bit_length() - 1
+def _check_port(addr_bits, bus_bytes, outstanding):
+    if not isinstance(bus_bytes, int) or bus_bytes < 1 or bus_bytes & (bus_bytes - 1):
+        raise ValueError(f"Bus width must be a power of two of bytes, not {bus_bytes!r}")
+    if not isinstance(addr_bits, int) or addr_bits < exact_log2(BOUNDARY_BYTES):
+        raise ValueError(f"Address width must be an integer >= {exact_log2(BOUNDARY_BYTES)}, "
+                         f"not {addr_bits!r}")
+    if not isinstance(outstanding, int) or outstanding < 1:
+        raise ValueError(f"Bursts in flight must be a positive integer, not {outstanding!r}")
 
 
 def burst_beats(addr, beats_left, bus_bytes):
@@ -35,14 +49,14 @@ def burst_beats(addr, beats_left, bus_bytes):
 
     ``min(beats_left, 256, beats up to the next 4 KB boundary)`` (an Amaranth value).
     """
-    to_boundary = (BOUNDARY_BYTES - addr[:_log2(BOUNDARY_BYTES)]) >> _log2(bus_bytes)
+    to_boundary = (BOUNDARY_BYTES - addr[:exact_log2(BOUNDARY_BYTES)]) >> exact_log2(bus_bytes)
     limited = Mux(to_boundary < MAX_BURST_BEATS, to_boundary, MAX_BURST_BEATS)
     return Mux(beats_left < limited, beats_left, limited)
 
 
 def _beats_of_row(addr, nbytes, bus_bytes):
     """Beats covering ``[addr, addr + nbytes)``: ceil((addr % bus + nbytes) / bus)."""
-    return (addr[:_log2(bus_bytes)] + nbytes + bus_bytes - 1) >> _log2(bus_bytes)
+    return (addr[:exact_log2(bus_bytes)] + nbytes + bus_bytes - 1) >> exact_log2(bus_bytes)
 
 
 def shift_units(m, value, amount, unit, *, left, name, width=None):
@@ -72,12 +86,21 @@ def shift_units(m, value, amount, unit, *, left, name, width=None):
 def _byte_mask(m, count, width_bytes, name):
     """A mask of ``count`` low bytes (``count`` in 0..width_bytes) over ``width_bytes`` bytes."""
     ones = Const((1 << (8 * width_bytes)) - 1, 8 * width_bytes)
-    return shift_units(m, ones, (width_bytes - count).as_unsigned()[:width_bytes.bit_length()],
+    return shift_units(m, ones, (width_bytes - count).as_unsigned()[:ceil_log2(width_bytes + 1)],
                        8, left=False, name=name)
 
 
 def row_request_layout(addr_bits, kind_bits=1):
+    """Payload of :class:`ReadDma`'s ``req``: read ``nbytes`` bytes at ``addr`` as chunks of
+    kind ``kind``."""
     return data.StructLayout({"addr": addr_bits, "nbytes": ROW_BYTES_BITS, "kind": kind_bits})
+
+
+def write_row_layout(addr_bits, row_bytes):
+    """Payload of :class:`WriteDma`'s ``i``: write the low ``nbytes`` bytes of ``data`` at
+    ``addr``."""
+    return data.StructLayout({"addr": addr_bits, "nbytes": ROW_BYTES_BITS,
+                              "data": 8 * row_bytes})
 
 
 class ReadDma(wiring.Component):
@@ -95,33 +118,43 @@ class ReadDma(wiring.Component):
 
     Members
     -------
-    req : In(stream)  ``{addr, nbytes, kind}``, one row per beat (``nbytes >= 1``).
-    o : Out(stream)   ``{data, kind, last}``: the row's bytes in order, ``chunk_bytes[kind]``
-                      per chunk, the last chunk of a row (``last``) zero-padded.
+    req : In(stream)  ``{addr, nbytes, kind}`` (:func:`row_request_layout`), one row per beat,
+                      ``1 <= nbytes < 2**ROW_BYTES_BITS``, any byte ``addr``.
+    o : Out(stream)   ``{data, kind, last}``: row by row in request order, the row's bytes in
+                      order, ``chunk_bytes[kind]`` per chunk in the low bytes of ``data``;
+                      ``last`` marks a row's last chunk, whose bytes past the row's end are
+                      zero. ``data`` bytes at and above ``chunk_bytes[kind]`` are unspecified
+                      (they may hold the row's next bytes).
     axi : Out(axi_read_signature)
-    read_bytes : Out(32)  bytes of row data received so far (wraps; reset by ``clear``).
+    read_bytes : Out(COUNTER_BITS)  bytes of row data received so far (wraps; reset by
+                      ``clear``).
     clear : In(1)     clears ``read_bytes``.
 
-    Throughput: one AR per cycle, one R beat per cycle, one chunk per cycle.
+    Throughput: one AR per cycle, one R beat per cycle, one chunk per cycle; a row that takes
+    more than one beat or more than one chunk costs one cycle more than its chunks (its last
+    chunk leaves in a cycle that accepts no R beat). docs/mem.md has the measured figure.
     """
 
     def __init__(self, *, addr_bits, bus_bytes, chunk_bytes, outstanding):
+        _check_port(addr_bits, bus_bytes, outstanding)
+        if not chunk_bytes or any(not isinstance(c, int) or c < 1 for c in chunk_bytes):
+            raise ValueError(f"Chunk sizes must be positive integers, not {chunk_bytes!r}")
         self.addr_bits, self.bus_bytes = addr_bits, bus_bytes
         self.chunk_bytes, self.outstanding = tuple(chunk_bytes), outstanding
         self.width_bytes = max(self.chunk_bytes)
-        kind_bits = max(1, (len(self.chunk_bytes) - 1).bit_length())
+        kind_bits = max(1, ceil_log2(len(self.chunk_bytes)))
         super().__init__({
             "req": In(stream.Signature(row_request_layout(addr_bits, kind_bits))),
             "o": Out(stream.Signature(data.StructLayout({
                 "data": 8 * self.width_bytes, "kind": kind_bits, "last": 1}))),
             "axi": Out(axi_read_signature(addr_bits, 8 * bus_bytes)),
-            "read_bytes": Out(32), "clear": In(1),
+            "read_bytes": Out(COUNTER_BITS), "clear": In(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         bus, axi, req = self.bus_bytes, self.axi, self.req
-        offset_bits = _log2(bus)
+        offset_bits = exact_log2(bus)
         kind_bits = len(req.payload.kind)
 
         # -- AR side: each row becomes one or more bursts, rows described to the R side ----
@@ -131,12 +164,12 @@ class ReadDma(wiring.Component):
                                                  depth=self.outstanding + 2)
         active = Signal()
         cur_addr = Signal(self.addr_bits)
-        cur_left = Signal(ROW_BYTES_BITS + 1)
+        cur_left = Signal(ROW_BEATS_BITS)
         in_flight = Signal(range(self.outstanding + 1))
         src_addr = Mux(active, cur_addr,
                        Cat(Const(0, offset_bits), req.payload.addr[offset_bits:]))
         src_left = Mux(active, cur_left, _beats_of_row(req.payload.addr, req.payload.nbytes, bus))
-        burst = Signal(9)
+        burst = Signal(BURST_BEATS_BITS)
         m.d.comb += burst.eq(burst_beats(src_addr, src_left, bus))
         can_issue = (in_flight < self.outstanding) & (active | (req.valid & rows.w_rdy))
         m.d.comb += [
@@ -232,40 +265,45 @@ class WriteDma(wiring.Component):
 
     Members
     -------
-    i : In(stream)   ``{addr, nbytes, data}``: ``data`` byte j goes to ``addr + j`` for
-                     ``j < nbytes`` (other byte lanes have their strobe low).
+    i : In(stream)   ``{addr, nbytes, data}`` (:func:`write_row_layout`): ``data`` byte j goes
+                     to ``addr + j`` for ``j < nbytes``, ``1 <= nbytes <= row_bytes``, any byte
+                     ``addr`` (other byte lanes have their strobe low); rows are written in order.
     axi : Out(axi_write_signature)
     idle : Out(1)    no row queued or in flight and every write response received.
-    written_bytes : Out(32), clear : In(1)   like :class:`ReadDma`'s ``read_bytes``.
+    written_bytes : Out(COUNTER_BITS), clear : In(1)   like :class:`ReadDma`'s ``read_bytes``
+                     (counted when a row is accepted).
 
     Throughput: one row accepted per cycle into two queues (AW and W run independently); one
     W beat per cycle.
     """
 
     def __init__(self, *, addr_bits, bus_bytes, row_bytes, outstanding, queue_depth=4):
+        _check_port(addr_bits, bus_bytes, outstanding)
+        if not isinstance(row_bytes, int) or row_bytes < 1:
+            raise ValueError(f"Row width must be a positive number of bytes, not {row_bytes!r}")
         self.addr_bits, self.bus_bytes, self.row_bytes = addr_bits, bus_bytes, row_bytes
         self.outstanding, self.queue_depth = outstanding, queue_depth
         super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "addr": addr_bits, "nbytes": ROW_BYTES_BITS, "data": 8 * row_bytes}))),
+            "i": In(stream.Signature(write_row_layout(addr_bits, row_bytes))),
             "axi": Out(axi_write_signature(addr_bits, 8 * bus_bytes)),
-            "idle": Out(1), "written_bytes": Out(32), "clear": In(1),
+            "idle": Out(1), "written_bytes": Out(COUNTER_BITS), "clear": In(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         bus, axi, row = self.bus_bytes, self.axi, self.i
-        offset_bits = _log2(bus)
+        offset_bits = exact_log2(bus)
         addr_layout = data.StructLayout({"addr": self.addr_bits, "nbytes": ROW_BYTES_BITS})
-        row_layout = data.StructLayout({"addr": self.addr_bits, "nbytes": ROW_BYTES_BITS,
-                                        "data": 8 * self.row_bytes})
+        row_layout = write_row_layout(self.addr_bits, self.row_bytes)
         m.submodules.aw_rows = aw_rows = fifo.SyncFIFO(width=addr_layout.size,
                                                        depth=self.queue_depth)
         m.submodules.w_rows = w_rows = fifo.SyncFIFO(width=row_layout.size, depth=2)
         accept = row.valid & aw_rows.w_rdy & w_rows.w_rdy
+        # The AW queue holds the row's leading fields {addr, nbytes}: a prefix of its payload.
+        assert all(row_layout[name].offset == field.offset for name, field in addr_layout)
         m.d.comb += [row.ready.eq(aw_rows.w_rdy & w_rows.w_rdy),
                      aw_rows.w_en.eq(accept), w_rows.w_en.eq(accept),
-                     aw_rows.w_data.eq(Cat(row.payload.addr, row.payload.nbytes)),
+                     aw_rows.w_data.eq(row.payload.as_value()[:addr_layout.size]),
                      w_rows.w_data.eq(row.payload.as_value())]
 
         def aligned(addr):
@@ -275,11 +313,11 @@ class WriteDma(wiring.Component):
         aw_head = data.View(addr_layout, aw_rows.r_data)
         aw_active = Signal()
         aw_addr = Signal(self.addr_bits)
-        aw_left = Signal(ROW_BYTES_BITS + 1)
+        aw_left = Signal(ROW_BEATS_BITS)
         pending = Signal(range(self.outstanding + 1))
         src_addr = Mux(aw_active, aw_addr, aligned(aw_head.addr))
         src_left = Mux(aw_active, aw_left, _beats_of_row(aw_head.addr, aw_head.nbytes, bus))
-        burst = Signal(9)
+        burst = Signal(BURST_BEATS_BITS)
         m.d.comb += burst.eq(burst_beats(src_addr, src_left, bus))
         m.d.comb += [
             axi.awvalid.eq((pending < self.outstanding) & (aw_active | aw_rows.r_rdy)),
@@ -303,15 +341,15 @@ class WriteDma(wiring.Component):
         w_data = Signal(8 * span)
         w_strb = Signal(span)
         w_addr = Signal(self.addr_bits)
-        w_left = Signal(ROW_BYTES_BITS + 1)
-        w_count = Signal(8)  # beats already sent in the current burst
+        w_left = Signal(ROW_BEATS_BITS)
+        w_count = Signal(range(MAX_BURST_BEATS))  # beats already sent in the current burst
         offset = w_head.addr[:offset_bits] if offset_bits else Const(0, 1)
         head_data = shift_units(m, w_head.data, offset, 8, left=True, width=8 * span,
                                 name="place")
-        nbytes = w_head.nbytes[:self.row_bytes.bit_length()]
+        nbytes = w_head.nbytes[:ceil_log2(self.row_bytes + 1)]
         head_strb = shift_units(
             m, shift_units(m, Const((1 << span) - 1, span),
-                           (span - nbytes).as_unsigned()[:span.bit_length()], 1, left=False,
+                           (span - nbytes).as_unsigned()[:ceil_log2(span + 1)], 1, left=False,
                            name="strobe_len"),
             offset, 1, left=True, name="strobe_place")
         cur_data, cur_strb = Signal(8 * span), Signal(span)
@@ -320,7 +358,7 @@ class WriteDma(wiring.Component):
         cur_addr = Mux(w_active, w_addr, aligned(w_head.addr))
         cur_left = Mux(w_active, w_left, _beats_of_row(w_head.addr, w_head.nbytes, bus))
         next_addr = cur_addr + bus
-        boundary = next_addr[:_log2(BOUNDARY_BYTES)] == 0
+        boundary = next_addr[:exact_log2(BOUNDARY_BYTES)] == 0
         m.d.comb += [
             axi.wvalid.eq(w_active | w_rows.r_rdy),
             axi.wdata.eq(cur_data[:8 * bus]), axi.wstrb.eq(cur_strb[:bus]),

@@ -1,0 +1,1 @@
+"""Testbench parts of the memory-side blocks (:mod:`hybridgen.rtl.mem`)."""
