@@ -92,11 +92,15 @@ module hg_core_row #(parameter C = 2, parameter EW = 8, parameter MODE = 0) (
   generate
     for (c = 0; c < C; c = c + 1) begin : pe_col
       if (MODE == 2) begin : both
+        // only elaborated when the PE has an os input (Verilator checks the pins of cells in
+        // every generate branch)
+        /* verilator lint_off PINNOTFOUND */
         hg_pe pe (.clk(clk), .rst(rst), .os(os),
           .a_in(ah[c*EW +: EW]), .sel_in(sh[c]), .a_out(ah[(c+1)*EW +: EW]),
           .sel_out(sh[c+1]), .w_in(w_in[c*EW +: EW]), .w_shift(w_shift[c]),
           .w_bank(w_bank), .w_out(w_out[c*EW +: EW]),
           .psum_in(psum_in[c*A +: A]), .psum_out(psum_out[c*A +: A]));
+        /* verilator lint_on PINNOTFOUND */
       end else begin : single
         hg_pe pe (.clk(clk), .rst(rst),
           .a_in(ah[c*EW +: EW]), .sel_in(sh[c]), .a_out(ah[(c+1)*EW +: EW]),
