@@ -174,14 +174,15 @@ def _descendant_rss(root):
 def _lint_one(verilator, name, text, stubs, scratch):
     # the module under lint becomes a plain-named top (Amaranth's escaped names are awkward on
     # a command line); its children keep their names
-    source = Path(scratch) / f"{abs(hash(name)):x}.v"
+    source = Path(scratch) / (re.sub(r"[^A-Za-z0-9_]", "_", name.lstrip("\\")) + ".v")
     top_text = text.replace(f"module {name}", f"module {_LINT_TOP}", 1)
     source.write_text("\n".join([top_text, *stubs]))
     start = time.monotonic()
     result = subprocess.run([verilator, "--lint-only", *_WAIVERS, "--top-module", _LINT_TOP,
                              str(source)], capture_output=True, text=True)
     wall = time.monotonic() - start
-    output = (result.stderr + result.stdout).replace(_LINT_TOP, name)
+    output = (result.stderr + result.stdout).replace(_LINT_TOP, name).replace(
+        f"{scratch}/", "")
     errors = [m.group(0) for m in _DIAGNOSTIC_RE.finditer(output) if m.group(1) == "Error"]
     warnings = [m.group(0) for m in _DIAGNOSTIC_RE.finditer(output) if m.group(1) == "Warning"]
     if result.returncode != 0 and not errors:
