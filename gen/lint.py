@@ -37,7 +37,8 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 # white space
 _MODULE_RE = re.compile(r"^module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)(.*?)^endmodule\b",
                         re.M | re.S)
-_PORT_DECLARATION_RE = re.compile(r"^\s*(?:input|output|inout)\b[^;]*;", re.M)
+_PORT_DECLARATION_RE = re.compile(r"^\s*(?:input|output|inout|localparam|parameter)\b[^;]*;",
+                                  re.M)
 _DIAGNOSTIC_RE = re.compile(r"^%(Error|Warning)(-[A-Z0-9_]+)?:.*$", re.M)
 _LINT_TOP = "hybridgen_lint_top"
 # the -W options of the simulation build: the same warnings are waived
@@ -105,7 +106,8 @@ def port_stub(module_text):
     """An empty module with the parameters and ports of ``module_text``.
 
     ANSI headers (``input [W-1:0] d`` in the port list) are kept as they are; for a port-name
-    list (Amaranth's style) the ``input``/``output`` declarations of the body are kept.
+    list (Amaranth's style) the ``input``/``output`` and parameter declarations of the body
+    are kept.
     """
     end = _header_end(module_text)
     header, body = module_text[:end], module_text[end:]

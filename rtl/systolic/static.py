@@ -5,8 +5,10 @@ ordinary parameterised Verilog files, not built in Amaranth, so that generation 
 grow with the array size (DESIGN.md sections 3 and 6). A file's modules are named ``hg_<name>``;
 :func:`static_verilog` emits them renamed (``names``: every ``hg_*`` identifier must be mapped,
 typically to ``<top>__<key>``, so that two configurations compile together) and with the
-parameter defaults set to one configuration's values (``parameters``), so an instance needs no
-parameter list and a lint of the module as its own top checks the values it is used with.
+parameter defaults (and ``localparam`` values) set to one configuration's values
+(``parameters``), so an instance needs no parameter list and a lint of the module as its own
+top checks the values it is used with. (A module that must have no parameters at all, such as
+a Verilator hierarchy block, declares its figures as ``localparam``.)
 """
 
 import re
@@ -16,7 +18,7 @@ from importlib import resources
 __all__ = ["static_verilog", "template_text"]
 
 _NAME_RE = re.compile(r"\bhg_[A-Za-z0-9_]*")
-_PARAMETER_RE = re.compile(r"\bparameter\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^,;)\s]+)")
+_PARAMETER_RE = re.compile(r"\b(parameter|localparam)\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^,;)\s]+)")
 
 
 @cache
@@ -38,11 +40,11 @@ def static_verilog(filename, names, parameters=None):
         raise KeyError(f"{filename}: no new name for {', '.join(sorted(unknown))}")
     text = _NAME_RE.sub(lambda m: names[m.group(0)], text)
     if parameters:
-        declared = {name for name, _ in _PARAMETER_RE.findall(text)}
+        declared = {name for _, name, _ in _PARAMETER_RE.findall(text)}
         missing = set(parameters) - declared
         if missing:
             raise KeyError(f"{filename}: no parameter {', '.join(sorted(missing))}")
         text = _PARAMETER_RE.sub(
-            lambda m: (f"parameter {m.group(1)} = {int(parameters[m.group(1)])}"
-                       if m.group(1) in parameters else m.group(0)), text)
+            lambda m: (f"{m.group(1)} {m.group(2)} = {int(parameters[m.group(2)])}"
+                       if m.group(2) in parameters else m.group(0)), text)
     return text

@@ -28,7 +28,7 @@ module hg_core #(parameter R = 2, parameter C = 2, parameter EW = 8, parameter L
         assign a_sk = a_in[r*EW +: EW];
         assign s_sk = sel_in[r];
       end
-      hg_core_row #(.C(C), .EW(EW), .MODE(MODE)) mesh (.clk(clk), .rst(rst), .os(os),
+      hg_core_row mesh (.clk(clk), .rst(rst), .os(os),
         .a_in(os_mode ? a_in[r*EW +: EW] : a_sk), .sel_in(os_mode ? sel_in[r] : s_sk),
         .w_in(wv[r*C*EW +: C*EW]), .w_shift(wshift), .w_bank(w_bank),
         .w_out(wv[(r+1)*C*EW +: C*EW]),
@@ -77,12 +77,23 @@ endmodule
 
 // One mesh row: a enters at the left and moves right one PE per cycle; weights and partial
 // sums enter from the row above (column c at [c*EW +: EW], [c*32 +: 32]) and leave below.
-module hg_core_row #(parameter C = 2, parameter EW = 8, parameter MODE = 0) (
-  input clk, input rst, input os,
-  input [EW-1:0] a_in, input sel_in,
-  input [C*EW-1:0] w_in, input [C-1:0] w_shift, input w_bank,
-  output [C*EW-1:0] w_out,
-  input [C*32-1:0] psum_in, output [C*32-1:0] psum_out);
+// Its figures are local parameters, set when the file is emitted (the core's C, EW, MODE),
+// because Verilator 5.048 replaces instances by a hierarchy block only for a module
+// without parameters.
+module hg_core_row (clk, rst, os, a_in, sel_in, w_in, w_shift, w_bank, w_out, psum_in,
+    psum_out);
+  localparam C = 2;
+  localparam EW = 8;
+  localparam MODE = 0;
+  input clk, rst, os;
+  input [EW-1:0] a_in;
+  input sel_in;
+  input [C*EW-1:0] w_in;
+  input [C-1:0] w_shift;
+  input w_bank;
+  output [C*EW-1:0] w_out;
+  input [C*32-1:0] psum_in;
+  output [C*32-1:0] psum_out;
   localparam A = 32;
   wire [(C+1)*EW-1:0] ah;    // a entering column c: ah[c*EW +: EW]
   wire [C:0] sh;
