@@ -46,6 +46,8 @@ start at least ``R * I`` cycles apart.
 row or a tile).
 """
 
+import re
+
 from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -119,8 +121,10 @@ CORE_MODE = {"ws": 0, "os": 1, "both": 2}
 
 def core_row_name(name):
     """Name of the mesh-row module (C PEs) of core module ``name``: the unit Verilator's
-    hierarchical build verilates once (see :func:`core_hierarchy_blocks`)."""
-    return f"{name}_row"
+    hierarchical build verilates once. It has no double underscore (``__`` in a hierarchy
+    block's name keeps Verilator 5.048 from using the block: it inlines the module instead),
+    so ``<top>__core_...`` becomes ``<top>_core_..._row``."""
+    return re.sub("_+", "_", name) + "_row"
 
 
 def core_verilog(name, geometry, pe_name, delay_name):
