@@ -14,13 +14,12 @@ project waives stay waived) plus ``--lint-only``. Any ``%Error`` fails the lint;
 
 Memory: ``peak_rss_mb`` is the peak, over the whole run, of the summed resident set of every
 process descended from this one (Verilator and anything it starts), sampled every 50 ms from
-``/proc``, and at least the largest single child's ``ru_maxrss`` (``RUSAGE_CHILDREN``), which
-catches a peak between two samples.
+``/proc``. (``RUSAGE_CHILDREN``'s ``ru_maxrss`` is not used: it is the largest single child,
+not the sum, and it counts a forked child's copy of this Python process before ``exec``.)
 """
 
 import os
 import re
-import resource
 import subprocess
 import tempfile
 import threading
@@ -124,8 +123,8 @@ def _children(name, text, names):
 
 
 class ProcessTreeMemory:
-    """Samples the summed RSS of this process's descendants in a thread; ``peak_mb`` after
-    ``stop`` is the larger of the sampled peak and the children's ``ru_maxrss``."""
+    """Samples the summed RSS of this process's descendants in a thread (a context manager);
+    ``peak_mb`` is the largest sum seen."""
 
     def __init__(self, interval=0.05):
         self.interval, self._peak = interval, 0
@@ -142,8 +141,7 @@ class ProcessTreeMemory:
 
     @property
     def peak_mb(self):
-        largest_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss >> 10
-        return max(self._peak >> 20, largest_child)
+        return self._peak >> 20
 
     def _run(self):
         root = os.getpid()
