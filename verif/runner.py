@@ -123,7 +123,8 @@ def verilator_control(design):
     is verilated and compiled once as its own model and its instances call that model, so
     Verilator's time and memory grow with the distinct modules, not with the R x C PE
     instances it would otherwise inline. cocotb drives such a build as usual: it reaches only
-    the top's ports (``--public-depth 1``), and the top is never a hierarchy block.
+    the top's ports (``--public-depth 1``), and the top is never a hierarchy block. A
+    waveform (``WAVES=1``) then has no signals inside the blocks (a Verilator limit).
     """
     blocks = design.sidecar.get("hierarchy_blocks", [])
     if not blocks:
