@@ -4,6 +4,7 @@
 ``hybridgen show PRESET [--set F=V ...]``         the resolved configuration and every field
 ``hybridgen generate PRESET [--set F=V ...] -o DIR``   DIR/<top>.v and DIR/<top>.json
 ``hybridgen synth PRESET [--set F=V ...] -o DIR``      DIR/area.json and DIR/report.txt (Yosys)
+``hybridgen lint PRESET [--set F=V ...] [--json]``     Verilator lint, each distinct module once
 ``hybridgen bench KERNEL --preset P [...]``       run a kernel on the generated RTL (cocotb)
 ``hybridgen test [--sim icarus|verilator|all] [-k EXPR]``   the cocotb regressions (pytest)
 
@@ -105,6 +106,32 @@ def cmd_synth(args):
     print(f"{out_dir / 'report.txt'}")
 
 
+def cmd_lint(args):
+    import time
+
+    from .elaborate import generate
+    from .lint import lint_design
+    start = time.monotonic()
+    design = generate(args.preset, args.overrides, top=args.top)
+    generate_s = time.monotonic() - start
+    _progress(f"linting the {len(design.sidecar['modules'])} distinct modules of {design.top}")
+    result = lint_design(design.verilog, design.top, jobs=args.jobs)
+    report = {"preset": args.preset, "overrides": args.overrides, **result.to_json(),
+              "generate_s": round(generate_s, 2)}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{design.top}: {len(result.modules)} modules linted, "
+              f"{len(report['errors'])} errors, {len(report['warnings'])} warnings; "
+              f"{result.wall_s:.1f} s, peak {result.peak_rss_mb} MB")
+        for entry in report["errors"] + report["warnings"]:
+            print(f"  {entry['module']}: {entry['text']}")
+    if not result.ok:
+        first = next(m for m in result.modules if m.errors)
+        raise RuntimeError(f"lint of module {first.name}: {first.errors[0]}")
+    return 0
+
+
 def cmd_bench(args):
     from hybridgen.bench import run_bench
     result = run_bench(args)
@@ -164,6 +191,15 @@ def _build_parser():
     _add_config_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.set_defaults(func=cmd_synth)
+
+    p = commands.add_parser("lint", help="Verilator lint of each distinct module (children "
+                            "as port-only stubs)")
+    p.add_argument("preset")
+    _add_config_arguments(p)
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.add_argument("-j", "--jobs", type=int, default=2, metavar="N",
+                   help="Verilator processes at a time (default 2)")
+    p.set_defaults(func=cmd_lint)
 
     bench = commands.add_parser("bench", help="run a kernel on the generated RTL")
     kernels = bench.add_subparsers(dest="kernel", required=True, parser_class=_Parser,

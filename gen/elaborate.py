@@ -137,6 +137,8 @@ def design_from_component(component, top, *, library=None, config=None, info=Non
         **described,
         "ports": describe_ports(component, top_text, top),
         "modules": modules,
+        **({"hierarchy_blocks": library.hierarchy_blocks()}
+           if library and library.hierarchy_blocks() else {}),
         "generator": _versions(),
     }
     return Design(top=top, verilog=verilog_text, sidecar=sidecar, config=config)

@@ -62,6 +62,7 @@ class ModuleLibrary:
         self._prefix = prefix
         self._leaves = {}  # key -> (module name, signature, clocked, verilog text)
         self.instance_counts = {}
+        self._hierarchy_blocks = []
 
     @property
     def prefix(self):
@@ -116,13 +117,15 @@ class ModuleLibrary:
         m.submodules[instance_name] = Instance(name, **ports)
         return interface
 
-    def define(self, key, make=None, *, verilog=None, instances=0):
+    def define(self, key, make=None, *, verilog=None, instances=0, hierarchy_blocks=()):
         """Define the leaf ``key`` without placing an ``Instance`` of it; return its module name.
 
         For modules used from Verilog written by a generator (regular wiring emitted from a
         template, see docs/systolic.md). Either ``make`` builds a component, converted once as in
         :meth:`instantiate`, or ``verilog`` is the text of module ``<prefix>__<key>`` itself.
         ``instances`` is added to the instance count :meth:`modules` reports.
+        ``hierarchy_blocks`` names modules of ``verilog`` that Verilator should build as
+        hierarchy blocks (:meth:`hierarchy_blocks`).
         """
         if key not in self._leaves:
             if not re.fullmatch(r"[A-Za-z0-9_]+", key):
@@ -138,12 +141,23 @@ class ModuleLibrary:
                 text, signature = verilog, None
             ports = _module_ports(text, name)
             self._leaves[key] = (name, signature, "clk" in ports, text)
+            defined = set(module_names(text))
+            for block in hierarchy_blocks:
+                if block not in defined:
+                    raise ValueError(f"Hierarchy block {block} is not a module of {name}")
+                self._hierarchy_blocks.append(block)
         self.instance_counts[key] = self.instance_counts.get(key, 0) + instances
         return self._leaves[key][0]
 
     def verilog(self):
         """Verilog text of all leaves converted so far, each once."""
         return "\n".join(text for _, _, _, text in self._leaves.values())
+
+    def hierarchy_blocks(self):
+        """Modules to build as Verilator hierarchy blocks (``hier_block`` in the control file
+        :func:`hybridgen.verif.runner.build` writes): each is verilated and compiled once,
+        however often it is placed, instead of being inlined into its parent."""
+        return list(self._hierarchy_blocks)
 
     def modules(self):
         """``{module name: instance count}`` for the leaves placed so far."""

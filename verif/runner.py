@@ -2,8 +2,9 @@
 
 * :func:`build` compiles a :class:`hybridgen.gen.elaborate.Design` for ``"icarus"`` or ``"verilator"``
   into ``build/sim/<sim>/<top>-<hash>/``. The hash covers the Verilog text, the JSON sidecar
-  (which testbenches read from there), the simulator and its build flags, so an unchanged
-  design is never rebuilt; a file lock makes concurrent builds of the
+  (which testbenches read from there), the simulator, its build flags and the Verilator
+  control file (:func:`verilator_control`: hierarchy blocks), so an unchanged design is never
+  rebuilt; a file lock makes concurrent builds of the
   same design (pytest-xdist workers) wait for one another instead of racing.
 * :func:`run` runs a cocotb test module against a build in a fresh directory of its own (own
   results file), passing the design's JSON sidecar and any extra data through the environment.
@@ -32,8 +33,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-__all__ = ["SIMULATORS", "SimBuild", "SimulationFailed", "build", "run", "build_root",
-           "verilator_environment", "seed_from_env"]
+__all__ = ["SIMULATORS", "VERILATOR_FLAGS", "SimBuild", "SimulationFailed", "build", "run",
+           "build_root", "verilator_control", "verilator_environment", "seed_from_env"]
 
 SIMULATORS = ("icarus", "verilator")
 TIMESCALE = ("1ns", "1ps")
@@ -113,6 +114,24 @@ def verilator_environment():
     return executable
 
 
+def verilator_control(design):
+    """The Verilator control file (``.vlt``) of ``design``: one ``hier_block`` line per module
+    in ``design.sidecar["hierarchy_blocks"]`` (the array core's mesh rows for large arrays), or
+    ``""`` when there is none.
+
+    With it, :func:`build` verilates hierarchically (``--hierarchical``): each hierarchy block
+    is verilated and compiled once as its own model and its instances call that model, so
+    Verilator's time and memory grow with the distinct modules, not with the R x C PE
+    instances it would otherwise inline. cocotb drives such a build as usual: it reaches only
+    the top's ports (``--public-depth 1``), and the top is never a hierarchy block. A
+    waveform (``WAVES=1``) then has no signals inside the blocks (a Verilator limit).
+    """
+    blocks = design.sidecar.get("hierarchy_blocks", [])
+    if not blocks:
+        return ""
+    return "`verilator_config\n" + "".join(f'hier_block -module "{name}"\n' for name in blocks)
+
+
 def _check_simulator(sim):
     if sim not in SIMULATORS:
         raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, not {sim!r}")
@@ -155,10 +174,13 @@ def build(design, sim, *, waves=None):
     if waves is None:
         waves = os.environ.get("WAVES", "0") not in ("", "0")
     flags = VERILATOR_FLAGS if sim == "verilator" else ()
+    control = verilator_control(design) if sim == "verilator" else ""
+    if control:
+        flags = (*flags, "--hierarchical")
     # the sidecar is part of the key: testbenches read it from the build directory
     sidecar_text = json.dumps(design.sidecar, indent=2)
     key = hashlib.sha256("\0".join(
-        [_CACHE_VERSION, sim, str(waves), *flags, design.verilog, sidecar_text]
+        [_CACHE_VERSION, sim, str(waves), *flags, control, design.verilog, sidecar_text]
     ).encode()).hexdigest()[:16]
     directory = build_root() / "sim" / sim / f"{design.top}-{key}"
     sidecar_path = directory / f"{design.top}.json"
@@ -176,12 +198,16 @@ def build(design, sim, *, waves=None):
         source = directory / f"{design.top}.v"
         source.write_text(icarus_source(design.verilog) if sim == "icarus" else design.verilog)
         sidecar_path.write_text(sidecar_text)
+        sources = [source]
+        if control:
+            sources.append(directory / f"{design.top}.vlt")
+            sources[-1].write_text(control)
         _progress(f"building {design.top} for {sim} ...")
         log = directory / "build.log"
         runner = get_runner(sim)
         try:
             with _outside_pytest():
-                runner.build(sources=[source], hdl_toplevel=design.top, build_dir=directory,
+                runner.build(sources=sources, hdl_toplevel=design.top, build_dir=directory,
                              build_args=list(flags), timescale=TIMESCALE, waves=waves,
                              log_file=log, always=True)
         except (RuntimeError, SystemExit) as err:

@@ -4,10 +4,14 @@ from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .core import core_verilog, delay_verilog
+from .core import core_row_name, core_verilog, delay_verilog
 from .pe import ACC_WIDTH
 
-__all__ = ["SystolicArray", "array_layouts"]
+__all__ = ["SystolicArray", "array_layouts", "HIERARCHY_MIN_PES"]
+
+#: Cores with at least this many PEs are built by Verilator hierarchically, one mesh row per
+#: hierarchy block (:mod:`hybridgen.verif.runner`).
+HIERARCHY_MIN_PES = 256
 
 
 def array_layouts(geometry):
@@ -42,7 +46,8 @@ class SystolicArray(wiring.Component):
     of B every cycle (``valid`` = 1, ``bank`` = 0); ``a.valid`` / ``a.tag`` announce result
     rows ``os_latency`` cycles ahead.
 
-    The core is emitted as templated Verilog (:mod:`.core`) into ``library``.
+    The core is emitted from a static Verilog template (:mod:`.core`) into ``library``; its mesh
+    rows are marked as Verilator hierarchy blocks for large arrays (``HIERARCHY_MIN_PES``).
     """
 
     def __init__(self, library, geometry):
@@ -67,9 +72,13 @@ class SystolicArray(wiring.Component):
         pe_name = library.define(pe_key, g.make_pe, instances=g.rows * g.cols)
         delay_name = library.define("delay", verilog=delay_verilog(f"{library.prefix}__delay"))
         core_key = f"core_{g.rows}x{g.cols}_{pe_key}_t{g.tag_width}"
-        mode = {"i_os": self.os} if g.dataflow == "both" else {}
-        core_name = library.define(core_key, verilog=core_verilog(
-            f"{library.prefix}__{core_key}", g, pe_name, delay_name), instances=1)
+        mode = self.os if g.dataflow == "both" else 0
+        core_name = f"{library.prefix}__{core_key}"
+        # Verilator verilates each mesh row (C PEs) once as a hierarchy block; below
+        # HIERARCHY_MIN_PES a flat build is quicker
+        blocks = [core_row_name(core_name)] if g.rows * g.cols >= HIERARCHY_MIN_PES else []
+        library.define(core_key, verilog=core_verilog(core_name, g, pe_name, delay_name),
+                       instances=1, hierarchy_blocks=blocks)
         m.d.comb += [self.a.ready.eq(1), self.w.ready.eq(1)]
         m.submodules.core = Instance(
             core_name,
@@ -79,5 +88,5 @@ class SystolicArray(wiring.Component):
             i_w_in=self.w.payload.data.as_value(), i_w_shift=self.w.valid,
             i_w_bank=self.w.payload.bank,
             o_psum_out=self.o.payload.data.as_value(), o_v_out=self.o.valid,
-            o_tag_out=self.o.payload.tag, **mode)
+            o_tag_out=self.o.payload.tag, i_os=mode)
         return m

@@ -2,9 +2,11 @@
 
 Two implementations of one contract:
 
-* :func:`core_verilog` emits the core as templated Verilog (``generate`` loops around the PE,
-  which Amaranth converts once): generation cost does not grow with R x C (docs/systolic.md,
-  "Generation": a 128 x 128 array in a few seconds).
+* :func:`core_verilog` emits the core from the static parameterised file ``verilog/core.v``
+  (``generate`` loops around the PE, which Amaranth converts once; see :mod:`.static`):
+  generation cost does not grow with R x C (docs/systolic.md, "Generation": a 128 x 128 array
+  in a few seconds). The mesh is R instances of a row module of C PEs, so Verilator's
+  hierarchical build verilates one row, not R x C PEs (:mod:`hybridgen.verif.runner`).
 * :class:`SystolicCoreReference` builds the same core in pure Amaranth (one PE instance per
   cell); the equivalence test (``tests/systolic``) simulates both on random stimulus.
 
@@ -44,6 +46,8 @@ start at least ``R * I`` cycles apart.
 row or a tile).
 """
 
+import re
+
 from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -51,8 +55,9 @@ from amaranth.lib.wiring import In, Out
 from hybridgen.rtl.arith.pipeline import pipeline_delay
 
 from .pe import ACC_WIDTH, ELEMENT_WIDTH, ProcessingElement, os_interleave, pe_timing
+from .static import static_verilog
 
-__all__ = ["CoreGeometry", "core_verilog", "delay_verilog", "SystolicCoreReference"]
+__all__ = ["CoreGeometry", "core_verilog", "core_row_name", "delay_verilog", "SystolicCoreReference"]
 
 
 class CoreGeometry:
@@ -105,128 +110,38 @@ class CoreGeometry:
 
 
 def delay_verilog(name):
-    """A ``W``-bit, ``D``-stage shift register module (``RESET=1``: cleared by ``rst``)."""
-    return f"""module {name} #(parameter W = 1, parameter D = 1, parameter RESET = 0) (
-  input clk, input rst, input [W-1:0] d, output [W-1:0] q);
-  reg [W-1:0] sr [0:D-1];
-  integer i;
-  initial for (i = 0; i < D; i = i + 1) sr[i] = {{W{{1'b0}}}};
-  always @(posedge clk) begin
-    if (RESET && rst) begin
-      for (i = 0; i < D; i = i + 1) sr[i] <= {{W{{1'b0}}}};
-    end else begin
-      sr[0] <= d;
-      for (i = 1; i < D; i = i + 1) sr[i] <= sr[i-1];
-    end
-  end
-  assign q = sr[D-1];
-endmodule
-"""
+    """A ``W``-bit, ``D``-stage shift register module (``RESET=1``: cleared by ``rst``), from
+    ``verilog/delay.v``."""
+    return static_verilog("delay.v", {"hg_delay": name})
+
+
+#: The core's dataflow as the template's ``MODE`` parameter.
+CORE_MODE = {"ws": 0, "os": 1, "both": 2}
+
+
+def core_row_name(name):
+    """Name of the mesh-row module (C PEs) of core module ``name``: the unit Verilator's
+    hierarchical build verilates once. It has no double underscore (``__`` in a hierarchy
+    block's name keeps Verilator 5.048 from using the block: it inlines the module instead),
+    so ``<top>__core_...`` becomes ``<top>_core_..._row``."""
+    return re.sub("_+", "_", name) + "_row"
 
 
 def core_verilog(name, geometry, pe_name, delay_name):
-    """Verilog of core module ``name`` (see the module docstring) around PE module ``pe_name``."""
+    """Verilog of core module ``name`` (see the module docstring) around PE module ``pe_name``:
+    ``verilog/core.v`` with the geometry's values as parameter defaults, plus its mesh-row
+    module :func:`core_row_name`.
+
+    The Verilog module always has an ``os`` input; it selects the dataflow only when
+    ``geometry.dataflow`` is "both" and is ignored otherwise (tie it to 0).
+    """
     g = geometry
-    R, C, EW, L, TW = g.rows, g.cols, g.element_width, g.psum_latency, g.tag_width
-    A = ACC_WIDTH
-    both = g.dataflow == "both"
-
-    def pick(os_value, ws_value):
-        """The mesh input of the current dataflow."""
-        if both:
-            return f"os ? {os_value} : {ws_value}"
-        return os_value if g.dataflow == "os" else ws_value
-
-    a_row0 = f"a_in[{EW - 1}:0]"
-    a_skewed = pick(f"a_in[r*{EW} +: {EW}]", f"a_sk[r*{EW} +: {EW}]")
-    s_skewed = pick("sel_in[r]", "s_sk[r]")
-    w_top = pick(f"w_sk[c*{EW} +: {EW}]", f"w_in[c*{EW} +: {EW}]")
-    w_shift_col = pick("shift_sk[c]", "w_shift")
-    row_skew = ""
-    if g.has_ws:
-        row_skew = f"""
-      if (r > 0) begin : skew
-        {delay_name} #(.W({EW + 1}), .D(r * {L})) d (.clk(clk), .rst(rst),
-          .d({{sel_in[r], a_in[r*{EW} +: {EW}]}}), .q({{s_sk[r], a_sk[r*{EW} +: {EW}]}}));
-      end else begin : direct
-        assign a_sk[{EW - 1}:0] = {a_row0};
-        assign s_sk[0] = sel_in[0];
-      end"""
-    col_skew = ""
-    if g.has_os:
-        col_skew = f"""
-      if (c > 0) begin : b_skew
-        {delay_name} #(.W({EW + 1}), .D(c)) d (.clk(clk), .rst(rst),
-          .d({{w_shift, w_in[c*{EW} +: {EW}]}}), .q({{shift_sk[c], w_sk[c*{EW} +: {EW}]}}));
-      end else begin : b_direct
-        assign w_sk[{EW - 1}:0] = w_in[{EW - 1}:0];
-        assign shift_sk[0] = w_shift;
-      end"""
-    ws_wires = (f"  wire [{R * EW - 1}:0] a_sk;           // rows after the WS skew\n"
-                f"  wire [{R - 1}:0] s_sk;\n") if g.has_ws else ""
-    os_wires = (f"  wire [{C * EW - 1}:0] w_sk;           // columns of B after the OS skew\n"
-                f"  wire [{C - 1}:0] shift_sk;\n" if g.has_os else "")
-    if both:
-        tags = f"""  wire ws_v, os_v;
-  wire [{TW - 1}:0] ws_tag, os_tag;
-  {delay_name} #(.W(1), .D({g.latency}), .RESET(1)) valid_delay (.clk(clk), .rst(rst),
-    .d(v_in & ~os), .q(ws_v));
-  {delay_name} #(.W({TW}), .D({g.latency})) tag_delay (.clk(clk), .rst(rst),
-    .d(tag_in), .q(ws_tag));
-  {delay_name} #(.W(1), .D({g.os_latency}), .RESET(1)) os_valid_delay (.clk(clk), .rst(rst),
-    .d(v_in & os), .q(os_v));
-  {delay_name} #(.W({TW}), .D({g.os_latency})) os_tag_delay (.clk(clk), .rst(rst),
-    .d(tag_in), .q(os_tag));
-  assign v_out = ws_v | os_v;
-  assign tag_out = os_v ? os_tag : ws_tag;"""
-    else:
-        depth = g.os_latency if g.dataflow == "os" else g.latency
-        tags = f"""  {delay_name} #(.W(1), .D({depth}), .RESET(1)) valid_delay (.clk(clk), .rst(rst),
-    .d(v_in), .q(v_out));
-  {delay_name} #(.W({TW}), .D({depth})) tag_delay (.clk(clk), .rst(rst),
-    .d(tag_in), .q(tag_out));"""
-    return f"""module {name} (
-  input clk, input rst,{" input os," if both else ""}
-  input [{R * EW - 1}:0] a_in, input [{R - 1}:0] sel_in, input v_in, input [{TW - 1}:0] tag_in,
-  input [{C * EW - 1}:0] w_in, input w_shift, input w_bank,
-  output [{C * A - 1}:0] psum_out, output v_out, output [{TW - 1}:0] tag_out);
-  // {R} x {C} {g.dtype} PEs, dataflow {g.dataflow}; WS latency {g.latency}, OS latency {g.os_latency}
-  wire [{R * (C + 1) * EW - 1}:0] ah;   // a entering column c of row r: index r*{C + 1}+c
-  wire [{R * (C + 1) - 1}:0] sh;
-  wire [{(R + 1) * C * EW - 1}:0] wv;   // weight entering row r of column c: index r*{C}+c
-  wire [{(R + 1) * C * A - 1}:0] pv;    // partial sum entering row r of column c
-  wire [{C - 1}:0] wshift;              // weight shift of column c
-{ws_wires}{os_wires}  genvar r, c;
-  generate
-    for (r = 0; r < {R}; r = r + 1) begin : row{row_skew}
-      assign ah[r*{(C + 1) * EW} +: {EW}] = {a_skewed};
-      assign sh[r*{C + 1}] = {s_skewed};
-    end
-    for (c = 0; c < {C}; c = c + 1) begin : col{col_skew}
-      assign wv[c*{EW} +: {EW}] = {w_top};
-      assign wshift[c] = {w_shift_col};
-      assign pv[c*{A} +: {A}] = {A}'d0;
-      if (c == {C - 1}) begin : direct
-        assign psum_out[c*{A} +: {A}] = pv[({R * C}+c)*{A} +: {A}];
-      end else begin : deskew
-        {delay_name} #(.W({A}), .D({C - 1} - c)) d (.clk(clk), .rst(rst),
-          .d(pv[({R * C}+c)*{A} +: {A}]), .q(psum_out[c*{A} +: {A}]));
-      end
-    end
-    for (r = 0; r < {R}; r = r + 1) begin : mr
-      for (c = 0; c < {C}; c = c + 1) begin : mc
-        {pe_name} pe (.clk(clk), .rst(rst),{" .os(os)," if both else ""}
-          .a_in(ah[(r*{C + 1}+c)*{EW} +: {EW}]), .sel_in(sh[r*{C + 1}+c]),
-          .a_out(ah[(r*{C + 1}+c+1)*{EW} +: {EW}]), .sel_out(sh[r*{C + 1}+c+1]),
-          .w_in(wv[(r*{C}+c)*{EW} +: {EW}]), .w_shift(wshift[c]), .w_bank(w_bank),
-          .w_out(wv[((r+1)*{C}+c)*{EW} +: {EW}]),
-          .psum_in(pv[(r*{C}+c)*{A} +: {A}]), .psum_out(pv[((r+1)*{C}+c)*{A} +: {A}]));
-      end
-    end
-  endgenerate
-{tags}
-endmodule
-"""
+    return static_verilog(
+        "core.v", {"hg_core": name, "hg_core_row": core_row_name(name), "hg_pe": pe_name,
+                   "hg_delay": delay_name},
+        {"R": g.rows, "C": g.cols, "EW": g.element_width, "L": g.psum_latency,
+         "TW": g.tag_width, "MODE": CORE_MODE[g.dataflow], "LAT": g.latency,
+         "OS_LAT": g.os_latency})
 
 
 class SystolicCoreReference(wiring.Component):

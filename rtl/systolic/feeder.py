@@ -12,7 +12,7 @@ bf16: see :mod:`.pe`), ``first_out[r] = first_r``. Serializer data is not reset 
 only shown after a load); ``ok`` flags and the control delays are.
 
 Two implementations of this contract, as for the array core (:mod:`.core`):
-:func:`feeder_verilog` (templated ``generate`` loops: the serializers are ``R * R * I``
+:func:`feeder_verilog` (the static parameterised ``verilog/feeder.v``, ``generate`` loops: the serializers are ``R * R * I``
 values, a megabit for a 128x128 bf16 array, which Amaranth converts slowly) and
 :class:`RowFeederReference` (pure Amaranth, for the equivalence test).
 """
@@ -24,6 +24,7 @@ from amaranth.lib.wiring import In, Out
 from hybridgen.rtl.arith.pipeline import pipeline_delay
 
 from .pe import ZERO_A
+from .static import static_verilog
 
 __all__ = ["feeder_signature", "feeder_verilog", "RowFeederReference"]
 
@@ -43,44 +44,13 @@ def feeder_signature(geometry):
 
 
 def feeder_verilog(name, geometry, delay_name):
-    """Verilog of feeder module ``name`` (see the module docstring)."""
+    """Verilog of feeder module ``name`` (see the module docstring): ``verilog/feeder.v`` with
+    the geometry's values as parameter defaults."""
     g = geometry
-    R, I, EW = g.rows, g.interleave, g.element_width
-    TB, UB = _bits(R * I), _bits(I)
-    zero = ZERO_A[g.dtype]
-    return f"""module {name} (
-  input clk, input rst,
-  input [{R * EW - 1}:0] bus, input load, input [{TB - 1}:0] target, input ok_in,
-  input [{UB - 1}:0] pick, input active, input first,
-  output [{R * EW - 1}:0] a_out, output [{R - 1}:0] first_out);
-  // {R * I} serializers of {R} x {EW}-bit values; row r reads serializer r*{I} + pick
-  wire [{R * I * EW - 1}:0] heads;  // first value of serializer s: heads[s*{EW} +: {EW}]
-  wire [{R * I - 1}:0] ok;
-  genvar s, r;
-  generate
-    for (s = 0; s < {R * I}; s = s + 1) begin : ser
-      reg [{R * EW - 1}:0] data;
-      reg valid;
-      always @(posedge clk) begin
-        if (load && target == s) data <= bus;
-        else if (pick == s % {I}) data <= data >> {EW};
-        if (rst) valid <= 1'b0;
-        else if (load && target == s) valid <= ok_in;
-      end
-      assign heads[s*{EW} +: {EW}] = data[{EW - 1}:0];
-      assign ok[s] = valid;
-    end
-    for (r = 0; r < {R}; r = r + 1) begin : row
-      wire [1:0] ctrl;  // {{active, first}} of this row
-      {delay_name} #(.W(2), .D(2 + r * {I}), .RESET(1)) skew (.clk(clk), .rst(rst),
-        .d({{active, first}}), .q(ctrl));
-      wire [{EW - 1}:0] value = heads[(r * {I} + pick)*{EW} +: {EW}];
-      assign a_out[r*{EW} +: {EW}] = (ctrl[1] && ok[r * {I} + pick]) ? value : {EW}'d{zero};
-      assign first_out[r] = ctrl[0];
-    end
-  endgenerate
-endmodule
-"""
+    R, I = g.rows, g.interleave
+    return static_verilog("feeder.v", {"hg_feeder": name, "hg_delay": delay_name},
+                          {"R": R, "I": I, "EW": g.element_width, "TB": _bits(R * I),
+                           "UB": _bits(I), "ZERO": ZERO_A[g.dtype]})
 
 
 class RowFeederReference(wiring.Component):

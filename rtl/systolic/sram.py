@@ -1,4 +1,5 @@
-"""Synchronous SRAMs of the engine as one templated Verilog module, placed with ``Instance``.
+"""Synchronous SRAMs of the engine as one static Verilog module (``verilog/sram.v``), placed with
+``Instance``.
 
 The scratchpad, accumulator and weight buffer are SRAM macros in a real chip. Emitting them as
 one behavioural module (``<prefix>__sram``: one write port, ``READS`` synchronous read ports,
@@ -13,30 +14,15 @@ overwritten without being read into the result, padded weight rows are replaced 
 
 from amaranth.hdl import ClockSignal, Instance, Signal
 
+from .static import static_verilog
+
 __all__ = ["sram_verilog", "Sram"]
 
 
 def sram_verilog(name):
     """Verilog of the SRAM module ``name`` (parameters ``W`` width, ``D`` depth, ``A`` address
-    bits, ``READS`` 1 or 2)."""
-    return f"""module {name} #(parameter W = 8, parameter D = 2, parameter A = 1,
-    parameter READS = 1) (
-  input clk,
-  input we, input [A-1:0] waddr, input [W-1:0] wdata,
-  input [A-1:0] raddr0, output reg [W-1:0] rdata0,
-  input [A-1:0] raddr1, output reg [W-1:0] rdata1);
-  reg [W-1:0] mem [0:D-1];
-  always @(posedge clk) begin
-    if (we) mem[waddr] <= wdata;
-    rdata0 <= mem[raddr0];
-  end
-  generate if (READS > 1) begin : second
-    always @(posedge clk) rdata1 <= mem[raddr1];
-  end else begin : none
-    always @(posedge clk) rdata1 <= {{W{{1'b0}}}};
-  end endgenerate
-endmodule
-"""
+    bits, ``READS`` 1 or 2), from ``verilog/sram.v``."""
+    return static_verilog("sram.v", {"hg_sram": name})
 
 
 class _Port:

@@ -1,4 +1,5 @@
-"""The command line: listing, generation, lint of every preset, one-line errors (exit 2)."""
+"""The command line: listing, generation, lint of every preset (each distinct module once),
+one-line errors (exit 2)."""
 
 import json
 import subprocess
@@ -8,7 +9,7 @@ import pytest
 
 from hybridgen.gen.cli import main
 from hybridgen.gen.presets import load_presets
-from hybridgen.verif.runner import verilator_environment
+from hybridgen.gen.lint import lint_design, port_stub, split_modules
 
 
 def run_cli(*args, cwd=None):
@@ -27,13 +28,10 @@ def test_list_prints_name_then_description(capsys):
         assert line.split()[0] == name and line.endswith(preset.description)
 
 
-# Larger (paper-scale) designs are linted by the slow test only: by Verilog lines, or by module
-# instances for designs whose regular parts are templates (a 128x128 array is a few lines).
-LINT_LINE_LIMIT = 20_000
-LINT_INSTANCE_LIMIT = 4_000
-
-
-def _generate_and_check(preset, out_dir, *, lint_limit):
+def _generate_and_check(preset, out_dir):
+    """Generate ``preset``; check the sidecar against the Verilog; lint every distinct module
+    (:func:`hybridgen.gen.lint.lint_design`, children as port-only stubs), failing on any
+    Verilator error. Returns the lint result."""
     assert main(["generate", preset, "-o", str(out_dir)]) == 0
     top = preset.replace("-", "_")
     verilog, sidecar = out_dir / f"{top}.v", out_dir / f"{top}.json"
@@ -46,25 +44,73 @@ def _generate_and_check(preset, out_dir, *, lint_limit):
     for port in data["ports"]:
         assert port["direction"] in ("input", "output") and port["width"] >= 1
         assert port["name"] in header
-    instances = sum(data["modules"].values())
-    if text.count("\n") > lint_limit or instances > lint_limit / LINT_LINE_LIMIT * \
-            LINT_INSTANCE_LIMIT:
-        return False
-    lint = subprocess.run([verilator_environment(), "--lint-only", "-Wno-fatal",
-                           "--top-module", top, str(verilog)], capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stderr
-    return True
+    result = lint_design(text, top)
+    errors = result.to_json()["errors"]
+    assert result.ok and not errors, errors
+    # every module of the file was linted, each once
+    assert [m.name for m in result.modules] == list(split_modules(text))
+    assert set(data["modules"]) <= set(split_modules(text))
+    return result
 
 
 @pytest.mark.parametrize("preset", list(load_presets()))
 def test_generate_writes_verilog_and_sidecar_that_lint(preset, tmp_path):
-    _generate_and_check(preset, tmp_path, lint_limit=LINT_LINE_LIMIT)
+    """Every preset, the paper-scale ones included, lints (per distinct module)."""
+    result = _generate_and_check(preset, tmp_path)
+    print(f"{preset}: lint {result.wall_s:.1f} s, peak {result.peak_rss_mb} MB, "
+          f"{len(result.modules)} modules")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", list(load_presets()))
-def test_every_preset_lints(preset, tmp_path):
-    assert _generate_and_check(preset, tmp_path, lint_limit=float("inf"))
+def test_every_preset_lints(preset):
+    """``hybridgen lint PRESET --json`` for every preset: exit 0, exactly one JSON object."""
+    code, stdout, stderr = run_cli("lint", preset, "--json")
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert report["preset"] == preset and report["ok"] is True and report["errors"] == []
+    assert report["wall_s"] > 0 and report["peak_rss_mb"] > 0 and report["modules"]
+
+
+def test_lint_command_json_and_failure(tmp_path):
+    code, stdout, stderr = run_cli("lint", "prefill-tiny", "--set", "rows=3", "--json")
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert stdout.count("\n") == 1
+    assert {"preset", "wall_s", "peak_rss_mb", "modules", "warnings", "errors"} <= report.keys()
+    names = [m["name"] for m in report["modules"]]
+    assert report["top"] in names and any(name.endswith("_row") for name in names)
+
+
+BROKEN = """module leaf #(parameter W = 4) (input clk, input [W-1:0] d, output [W-1:0] q);
+  assign q = d;
+endmodule
+module mid(clk, d, q);
+  input clk;
+  input [7:0] d;
+  output [7:0] q;
+  leaf #(.W(8)) l (.clk(clk), .d(d), .qq(q));
+endmodule
+module top(input clk, input [7:0] d, output [7:0] q);
+  mid m (.clk(clk), .d(d), .q(q));
+endmodule
+"""
+
+
+def test_lint_design_stubs_children_and_names_the_failing_module():
+    modules = split_modules(BROKEN)
+    assert list(modules) == ["leaf", "mid", "top"]
+    stub = port_stub(modules["mid"])
+    assert "input [7:0] d;" in stub and "output [7:0] q;" in stub and "leaf" not in stub
+    assert port_stub(modules["leaf"]).startswith("module leaf #(parameter W = 4) (")
+    result = lint_design(BROKEN, "top")
+    assert not result.ok
+    by_name = {m.name: m for m in result.modules}
+    assert by_name["top"].children == ["mid"] and by_name["mid"].children == ["leaf"]
+    assert not by_name["top"].errors and not by_name["leaf"].errors
+    assert any("qq" in error for error in by_name["mid"].errors)
+    fixed = lint_design(BROKEN.replace(".qq(q)", ".q(q)"), "top")
+    assert fixed.ok, fixed.to_json()["errors"]
 
 
 BAD_COMMANDS = [
@@ -76,6 +122,10 @@ BAD_COMMANDS = [
      "hybridgen: error: width: unknown field; allowed fields: dtype"),
     (["generate", "mac-bf16", "--set", "dtype"],
      "hybridgen: error: --set: expected field=value, not 'dtype'"),
+    (["lint", "mac-fp64"],
+     "hybridgen: error: preset: unknown preset 'mac-fp64'; choose one of: "),
+    (["lint", "prefill-tiny", "--set", "rows=1"],
+     "hybridgen: error: rows: must be an integer in 2..512, not 1"),
     (["bench", "mac", "--preset", "mac-bf16", "--n", "0"],
      "hybridgen: error: --n: must be an integer in 1..10000000, not 0"),
     (["bench", "mac", "--preset", "mac-bf16", "--dtype", "int8", "--set", "dtype=bf16"],

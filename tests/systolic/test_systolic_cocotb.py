@@ -7,7 +7,7 @@ AXI channel; its bf16 variant runs the shapes on both simulators. Three more geo
 Icarus only, where a build takes a second: a non-power-of-two array with both dataflows, a
 32-bit bus with one burst in flight and an OS K limit of 20; an output-stationary-only bf16
 engine with adder latency 2 on a 128-bit bus; a weight-stationary-only engine with 16 chunks
-per scratchpad line and a scratchpad that limits K to 32. The templated array core (WS-only and
+per scratchpad line and a scratchpad that limits K to 32. The templated array core (WS-only, OS-only and
 both-dataflow PEs) and the templated OS row feeder are checked against their pure-Amaranth
 twins on both simulators.
 """
@@ -54,6 +54,7 @@ def test_engine_other_geometries_icarus(overrides):
 
 
 @pytest.mark.parametrize("dtype,rows,cols,dataflow", [("int8", 3, 4, "ws"), ("bf16", 3, 2, "ws"),
+                                                      ("int8", 3, 4, "os"), ("bf16", 2, 3, "os"),
                                                       ("int8", 3, 4, "both"),
                                                       ("bf16", 2, 3, "both")])
 def test_core_template_equals_amaranth(dtype, rows, cols, dataflow, sim):

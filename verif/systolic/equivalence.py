@@ -33,11 +33,14 @@ def core_equivalence_design(rows, cols, dtype, *, adder_latency=3, tag_width=3, 
              f" output v_t, output v_r,\n"
              f"  output [{tag_width - 1}:0] tag_t, output [{tag_width - 1}:0] tag_r")
     common = (".clk(clk), .rst(rst), .a_in(a_in), .sel_in(sel_in), .v_in(v_in), "
-              ".tag_in(tag_in), .w_in(w_in), .w_shift(w_shift), .w_bank(w_bank)"
-              + (", .os(os)" if dataflow == "both" else ""))
+              ".tag_in(tag_in), .w_in(w_in), .w_shift(w_shift), .w_bank(w_bank)")
+    # the template always has an os input (ignored unless dataflow is "both"); the reference
+    # has one only for "both"
+    os_t = ", .os(os)" if dataflow == "both" else ", .os(1'b0)"
+    os_r = ", .os(os)" if dataflow == "both" else ""
     wrapper = (f"module {top} (\n{ports});\n"
-               f"  {template} t ({common}, .psum_out(psum_t), .v_out(v_t), .tag_out(tag_t));\n"
-               f"  {reference} r ({common}, .psum_out(psum_r), .v_out(v_r), .tag_out(tag_r));\n"
+               f"  {template} t ({common}{os_t}, .psum_out(psum_t), .v_out(v_t), .tag_out(tag_t));\n"
+               f"  {reference} r ({common}{os_r}, .psum_out(psum_r), .v_out(v_r), .tag_out(tag_r));\n"
                f"endmodule\n")
     text = "\n".join([library.verilog(), core_verilog(template, g, pe_name, delay_name),
                       convert(SystolicCoreReference(g), reference), wrapper])
