@@ -1,8 +1,8 @@
 """Lint a generated design with Verilator, one distinct module at a time.
 
 Verilator elaborates a design by copying every instance's statements: linting a 128 x 128 array
-as one design means 16,384 PE copies (killed at 12 GB; docs/systolic.md, "Verilator at scale"). :func:`lint_design`
-lints each distinct module of the design once, as its own top, with each module it
+as one design means 16,384 PE copies (killed at 12 GB; docs/systolic.md, "Verilator at scale").
+:func:`lint_design` lints each distinct module of the design once, as its own top, with each module it
 instantiates replaced by a *port-only stub* (an empty module with the same parameters and
 ports). A module's own statements are checked once, and the connections to its children
 (port names, widths after parameters) are checked in the parent. Cost grows with the distinct
