@@ -7,6 +7,10 @@ parametrize ``sim`` itself (per-parameter simulator choices). Test instances for
 in ``HYBRIDGEN_SIMS`` are deselected, never skipped. Every design is built once per simulator:
 the build cache in ``hybridgen.verif.runner`` is shared by all pytest-xdist workers.
 
+Generated designs are cached for the run in ``build/gen-cache`` (``$HYBRIDGEN_GEN_CACHE``, see
+``hybridgen.gen.elaborate``): every preset is elaborated once, not once per test, worker and
+``bench`` subprocess.
+
 The ``seed`` fixture draws a fresh seed for random stimulus (``$SEED`` fixes it, as for the
 cocotb runs), ``rng`` is a numpy generator seeded with it; a failing test that used either
 reports ``SEED=...`` in its failure output.
@@ -17,9 +21,13 @@ import os
 import numpy as np
 import pytest
 
-from hybridgen.verif.runner import SIMULATORS, seed_from_env
+from hybridgen.verif.runner import SIMULATORS, build_root, seed_from_env
 
 SIMS = tuple(s for s in os.environ.get("HYBRIDGEN_SIMS", "icarus,verilator").split(",") if s)
+
+# Every preset is generated once per run, shared by all workers and the `bench` subprocesses
+# (they inherit the environment); `rm -rf build` clears it with the simulator builds.
+os.environ.setdefault("HYBRIDGEN_GEN_CACHE", str(build_root() / "gen-cache"))
 
 
 def pytest_configure(config):
