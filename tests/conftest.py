@@ -9,7 +9,8 @@ the build cache in ``hybridgen.verif.runner`` is shared by all pytest-xdist work
 
 Generated designs are cached for the run in ``build/gen-cache`` (``$HYBRIDGEN_GEN_CACHE``, see
 ``hybridgen.gen.elaborate``): every preset is elaborated once, not once per test, worker and
-``bench`` subprocess.
+``bench`` subprocess. The Verilator runtime objects are shared by all Verilator builds of the
+run (``build/objcache``, see ``hybridgen.verif.objcache``).
 
 The ``seed`` fixture draws a fresh seed for random stimulus (``$SEED`` fixes it, as for the
 cocotb runs), ``rng`` is a numpy generator seeded with it; a failing test that used either
@@ -17,6 +18,7 @@ reports ``SEED=...`` in its failure output.
 """
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -28,6 +30,11 @@ SIMS = tuple(s for s in os.environ.get("HYBRIDGEN_SIMS", "icarus,verilator").spl
 # Every preset is generated once per run, shared by all workers and the `bench` subprocesses
 # (they inherit the environment); `rm -rf build` clears it with the simulator builds.
 os.environ.setdefault("HYBRIDGEN_GEN_CACHE", str(build_root() / "gen-cache"))
+# Verilator's runtime (verilated*.cpp, cocotb's verilator.cpp) is compiled once per run, not once
+# per Verilator build (~12 s of CPU each): see hybridgen.verif.objcache.
+if "OBJCACHE" not in os.environ:
+    os.environ["OBJCACHE"] = f"{sys.executable} -m hybridgen.verif.objcache"
+    os.environ.setdefault("HYBRIDGEN_OBJCACHE_DIR", str(build_root() / "objcache"))
 
 
 def pytest_configure(config):
