@@ -7,13 +7,14 @@ complete or neither does.
 
 Generation cache (opt-in): with ``$HYBRIDGEN_GEN_CACHE`` set to a directory, :func:`generate`
 keeps each design's Verilog, sidecar and extra files there, keyed by the preset, the overrides,
-the top name, a digest of every source file of the generator and the RTL, and the Amaranth and
-Yosys versions; a file lock lets concurrent processes (pytest-xdist workers, ``bench``
+the top name, a digest of every source file of the package, and the Amaranth and Yosys
+versions; a file lock lets concurrent processes (pytest-xdist workers, ``bench``
 subprocesses) generate a design once between them. The test suite sets it to
 ``build/gen-cache``; the command line leaves it unset unless the user sets it.
 """
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -155,13 +156,17 @@ _SOURCE_DIGEST = None
 
 
 def _source_digest():
-    """SHA-256 over every source file of ``hybridgen.gen`` and ``hybridgen.rtl`` (and the
-    versions of Amaranth and Yosys): what a generated design depends on."""
+    """SHA-256 over every source file of every ``hybridgen`` subpackage (``rtl`` takes its
+    coefficient tables from ``golden``) and the versions of Amaranth and Yosys: everything a
+    generated design depends on."""
     global _SOURCE_DIGEST
     if _SOURCE_DIGEST is None:
-        import hybridgen.rtl
         digest = hashlib.sha256(json.dumps(_versions()).encode())
-        for package in (Path(__file__).parent, *map(Path, hybridgen.rtl.__path__)):
+        packages = [Path(__file__).parent]
+        for name in ("bench", "golden", "rtl", "synth", "verif"):  # located, not imported
+            packages += map(Path, importlib.util.find_spec(f"hybridgen.{name}")
+                            .submodule_search_locations)
+        for package in packages:
             for path in sorted(package.rglob("*")):
                 if path.suffix in (".py", ".toml", ".v", ".json") and path.is_file():
                     digest.update(str(path.relative_to(package)).encode() + b"\0")
