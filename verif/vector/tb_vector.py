@@ -90,8 +90,8 @@ async def stream_rows(dut, design, ops, a, b, *, rng, stall):
     source.send(words)
     count = len(words)
     latency = design["derived"]["latency"]
-    await harness.wait_until(lambda: len(sink.beats) == count,
-                             timeout_cycles=int(count / (1 - stall) ** 2) * 2 + latency + 200)
+    await harness.collect({sink: count}, latency=latency,
+                          timeout_cycles=int(count / (1 - stall) ** 2) * 2 + latency + 200)
     return _rows(sink.beats, width), harness, source, sink
 
 
