@@ -87,7 +87,7 @@ class CounterBank(wiring.Component):
         for name in self._names:
             counter = getattr(self.count, name)
             hit = Signal(name=f"inc_{name}")
-            m.d.comb += hit.eq(sum_or(getattr(inc, name) for inc in self.inc))
+            m.d.comb += hit.eq(_any(getattr(inc, name) for inc in self.inc))
             with m.If(hit):
                 m.d.sync += counter.eq(counter + 1)
             m.d.comb += getattr(self.zero, name).eq(counter == 0)
@@ -96,7 +96,7 @@ class CounterBank(wiring.Component):
         return m
 
 
-def sum_or(values):
+def _any(values):
     """OR of ``values`` (at least one)."""
     values = list(values)
     result = values[0]

@@ -14,7 +14,7 @@ pulses in the cycle of the handshake; ``busy`` is high from the next cycle until
 which ``finish`` or ``fail`` is seen (inclusive); the completion is offered from the next cycle.
 """
 
-from amaranth.hdl import Module, Shape, Signal
+from amaranth.hdl import Module, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -91,8 +91,7 @@ class DescriptorIntake(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         error = Signal(self._error)
-        check = self.check.as_value() if hasattr(self.check, "as_value") else self.check
-        fail = self.fail.as_value() if hasattr(self.fail, "as_value") else self.fail
+        check, fail = Value.cast(self.check), Value.cast(self.fail)
         m.d.comb += self.incoming.eq(self.desc.payload)
         with m.FSM(name="intake"):
             with m.State("IDLE"):

@@ -5,7 +5,7 @@ first-match classification against its definition. Seeded (``$SEED`` or drawn; p
 import random
 
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator

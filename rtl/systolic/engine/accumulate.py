@@ -31,7 +31,8 @@ class Accumulate(wiring.Component):
     """
 
     def __init__(self, library, geometry):
-        self._g, self._library = g, _ = geometry, library
+        self._g, self._library = geometry, library
+        g = geometry
         _, _, o = array_layouts(g.core)
         super().__init__({
             "i": In(stream.Signature(o)), "rmw": Out(acc_read_signature(g)),

@@ -75,7 +75,8 @@ class EngineMemories(wiring.Component):
     """
 
     def __init__(self, library, geometry):
-        self._g, self._library = g, _ = geometry, library
+        self._g, self._library = geometry, library
+        g = geometry
         wbuf_bits = g.slot_bits + 1
         super().__init__({
             "spad_w": In(spad_write_signature(g)), "spad_r": In(spad_read_signature(g)),

@@ -51,7 +51,8 @@ class OsFeed(wiring.Component):
     """
 
     def __init__(self, library, geometry):
-        self._g, self._library = g, _ = geometry, library
+        self._g, self._library = geometry, library
+        g = geometry
         a, w, _ = array_layouts(g.core)
         super().__init__({
             "job": In(job_signature(g)), "spad": Out(spad_read_signature(g)),

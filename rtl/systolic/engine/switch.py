@@ -1,6 +1,6 @@
 """The dataflow switch: which feed (WS or OS) drives the array and reads the memories."""
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -68,7 +68,5 @@ class DataflowSwitch(wiring.Component):
             m.d.comb += out.valid.eq(pick(lambda f: getattr(self, f"{f}_{port}").valid))
             for name, _ in out.payload.shape():
                 m.d.comb += getattr(out.payload, name).eq(pick(
-                    lambda f: getattr(getattr(self, f"{f}_{port}").payload, name).as_value()
-                    if hasattr(getattr(getattr(self, f"{f}_{port}").payload, name), "as_value")
-                    else getattr(getattr(self, f"{f}_{port}").payload, name)))
+                    lambda f: Value.cast(getattr(getattr(self, f"{f}_{port}").payload, name))))
         return m
