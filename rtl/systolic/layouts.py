@@ -11,7 +11,7 @@ from hybridgen.rtl.ctrl.counters import counter_layout
 from hybridgen.rtl.ctrl.descriptor import completion_layout as _completion_layout
 
 __all__ = ["DIM_BITS", "DTYPE_BITS", "DATAFLOW_BITS", "ERROR_BITS", "COUNTER_BITS", "Dtype",
-           "Dataflow", "Error", "COUNTERS", "STALL_CLASSES", "DESCRIPTOR_DOCS", "COUNTER_DOCS",
+           "Dataflow", "Error", "COUNTERS", "COUNTED", "STALL_CLASSES", "DESCRIPTOR_DOCS", "COUNTER_DOCS",
            "descriptor_layout", "completion_layout", "counters_layout", "tag_layout",
            "job_layout"]
 
@@ -48,6 +48,9 @@ class Error(enum.Flag, shape=ERROR_BITS):
 #: The performance counters, in completion order.
 COUNTERS = ("cycles", "busy_cycles", "read_bytes", "write_bytes", "stall_setup",
             "stall_weights", "stall_a", "stall_acc", "stall_slot", "stall_drain")
+#: The counters the engine's counter bank holds (the byte counts come from the DMA).
+COUNTED = ("cycles",) + tuple(name for name in COUNTERS[1:]
+                              if name not in ("read_bytes", "write_bytes"))
 #: The counters that classify every counted cycle (they add up to ``cycles``).
 STALL_CLASSES = ("busy_cycles", "stall_setup", "stall_weights", "stall_a", "stall_acc",
                  "stall_slot", "stall_drain")

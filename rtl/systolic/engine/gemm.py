@@ -10,7 +10,7 @@ from hybridgen.rtl.mem.axi import axi_signature
 from hybridgen.rtl.mem.dma import ReadDma, WriteDma
 
 from ..array import SystolicArray
-from ..layouts import COUNTERS, COUNTER_BITS, Error, counters_layout
+from ..layouts import COUNTED, COUNTERS, COUNTER_BITS, Error, counters_layout
 from .accumulate import Accumulate
 from .fills import Fills
 from .memories import EngineMemories
@@ -68,7 +68,7 @@ class GemmEngine(wiring.Component):
             outstanding=g.outstanding)
         m.submodules.intake = intake = DescriptorIntake(
             descriptor=g.descriptor_layout, status=counters_layout(), error=Error)
-        m.submodules.counters = counters = CounterBank(COUNTERS, width=COUNTER_BITS, sources=3)
+        m.submodules.counters = counters = CounterBank(COUNTED, width=COUNTER_BITS, sources=3)
         m.submodules.setup = setup = GemmSetup(g)
         m.submodules.tokens = tokens = Tokens(g)
         m.submodules.memories = memories = EngineMemories(library, g)
@@ -86,10 +86,10 @@ class GemmEngine(wiring.Component):
                      setup.descriptor.eq(intake.descriptor), intake.fail.eq(setup.fail),
                      intake.finish.eq(setup.finish), setup.counting.eq(intake.counting),
                      counters.clear.eq(intake.taken), counters.inc[0].eq(setup.count)]
+        sources = {"read_bytes": reader.read_bytes, "write_bytes": writer.written_bytes,
+                   **{name: getattr(counters.count, name) for name in COUNTED}}
         for name in COUNTERS:
-            source = {"read_bytes": reader.read_bytes,
-                      "write_bytes": writer.written_bytes}.get(name, getattr(counters.count, name))
-            m.d.comb += getattr(intake.status, name).eq(source)
+            m.d.comb += getattr(intake.status, name).eq(sources[name])
 
         # memory side: the AXI port is the read DMA's AR/R and the write DMA's AW/W/B
         for name, member in self.m_axi.signature.members.items():

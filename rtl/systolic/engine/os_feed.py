@@ -10,7 +10,7 @@ from hybridgen.rtl.ctrl.counters import counter_layout, first_match
 from ..array import array_layouts
 from ..core import delay_verilog
 from ..feeder import feeder_verilog
-from ..layouts import COUNTERS, DIM_BITS, job_layout
+from ..layouts import COUNTED, DIM_BITS, job_layout
 from .job import Cursor, dims_of, job_signature, kstep_of, min_of, next_chunk
 from .memories import spad_read_signature, sram_read_signature
 from .tokens import os_feed_tokens
@@ -44,7 +44,7 @@ class OsFeed(wiring.Component):
     tokens : Out(os_feed_tokens)
     parity : Out(1)                        the weight slot consumed next
     finishing, busy_zero : In(1)           as for :class:`.ws_feed.WsFeed`
-    count : Out(counter_layout(COUNTERS, 1))
+    count : Out(counter_layout(COUNTED, 1))
         While running OS: busy_cycles (a job's first K steps), stall_drain (after the last
         job), stall_slot (K padding and frame alignment), stall_setup, stall_weights (the B
         slab), stall_a, stall_acc, else stall_slot.
@@ -60,7 +60,7 @@ class OsFeed(wiring.Component):
             "a": Out(stream.Signature(a)), "w": Out(stream.Signature(w)),
             "tokens": Out(os_feed_tokens(g.acc_rows)), "parity": Out(1),
             "finishing": In(1), "busy_zero": In(1),
-            "count": Out(counter_layout(COUNTERS, 1)),
+            "count": Out(counter_layout(COUNTED, 1)),
         })
 
     def _serializers(self, m, **ports):

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from hybridgen.rtl.ctrl.counters import counter_layout
 
-from ..layouts import COUNTERS, DIM_BITS, Dataflow, Dtype, Error
+from ..layouts import COUNTED, DIM_BITS, Dataflow, Dtype, Error
 from .job import job_signature, min_of
 
 __all__ = ["GemmSetup"]
@@ -41,7 +41,7 @@ class GemmSetup(wiring.Component):
         ``running`` and ``finishing``: the GEMM ends (``running`` falls).
     counting : In(1)
         The intake counts the cycle (``cycles`` + 1).
-    count : Out(counter_layout(COUNTERS, 1))
+    count : Out(counter_layout(COUNTED, 1))
         Increments: ``cycles`` (= ``counting``), ``stall_setup`` (the division and check
         cycles).
     """
@@ -53,7 +53,7 @@ class GemmSetup(wiring.Component):
             "taken": In(1), "begin": In(1), "descriptor": In(g.descriptor_layout),
             "job": Out(job_signature(g)), "fail": Out(Error),
             "finishing": In(1), "finish": Out(1),
-            "counting": In(1), "count": Out(counter_layout(COUNTERS, 1)),
+            "counting": In(1), "count": Out(counter_layout(COUNTED, 1)),
         })
 
     def elaborate(self, platform):

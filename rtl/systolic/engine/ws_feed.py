@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from hybridgen.rtl.ctrl.counters import counter_layout, first_match
 
 from ..array import array_layouts
-from ..layouts import COUNTERS
+from ..layouts import COUNTED
 from .job import Cursor, dims_of, job_signature, kstep_of, next_chunk
 from .memories import spad_read_signature
 from .tokens import ws_feed_tokens
@@ -31,7 +31,7 @@ class WsFeed(wiring.Component):
     tokens : Out(ws_feed_tokens)
     finishing : In(1)                      every result written (no cycle is classified)
     busy_zero : In(1)                      no busy cycle counted yet
-    count : Out(counter_layout(COUNTERS, 1))
+    count : Out(counter_layout(COUNTED, 1))
         While running WS: each cycle one of busy_cycles (a row issued), stall_drain (after
         the last job), stall_slot (bubbles), stall_setup (before the first row),
         stall_weights, stall_a, stall_acc (the first missing of bank, row, accumulator).
@@ -44,7 +44,7 @@ class WsFeed(wiring.Component):
             "job": In(job_signature(g)), "spad": Out(spad_read_signature(g)),
             "a": Out(stream.Signature(a)), "tokens": Out(ws_feed_tokens(g.acc_rows)),
             "finishing": In(1), "busy_zero": In(1),
-            "count": Out(counter_layout(COUNTERS, 1)),
+            "count": Out(counter_layout(COUNTED, 1)),
         })
 
     def elaborate(self, platform):
