@@ -3,7 +3,7 @@
 Inputs ``a`` (M x K) and ``b`` (K x N): int8, or uint16 bf16 bit patterns. Output ``c``
 (M x N): int32, or uint32 fp32 bit patterns, read back from the memory model after the engine's
 completion; ``correct`` compares it with :func:`hybridgen.golden.gemm.gemm` (bit-exact, the hardware's
-accumulation order).
+accumulation order) and requires every guard byte around C to survive (``guard_ok``).
 
 ``--dataflow ws|os`` builds the engine for that dataflow (an alias of ``--set dataflow=``); an
 engine configured for both (``--set dataflow=both``) runs the GEMM weight-stationary.
@@ -101,8 +101,12 @@ class GemmKernel(Kernel):
         work = shape["m"] * shape["k"] * shape["n"]
         return -(-work // (config.rows * config.cols))
 
+    def measured_ok(self, measured):
+        """The engine wrote nothing outside C (the guard bytes around every row survived)."""
+        return bool(measured["guard_ok"])
+
     def figures(self, config, shape, inputs, outputs, measured):
-        bus_bytes = config.bus_bits // 8
+        bus_bytes = config.engine_geometry.bus_bytes
         dram = measured["bus_bytes_read"] + measured["bus_bytes_written"]
         ideal = self.ideal_cycles(config, shape)
         roofline = max(ideal, -(-dram // bus_bytes))

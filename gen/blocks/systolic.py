@@ -2,10 +2,13 @@
 
 from dataclasses import dataclass
 
-from amaranth.utils import ceil_log2
+from hybridgen.rtl.systolic.engine import GemmEngine
+from hybridgen.rtl.systolic.geometry import EngineGeometry
+from hybridgen.rtl.systolic.layouts import COUNTER_DOCS, DESCRIPTOR_DOCS
 
 from ..config import Config, param
 from ..errors import ConfigError
+from ..regmap import register_map
 
 __all__ = ["SystolicConfig"]
 
@@ -32,8 +35,8 @@ class SystolicConfig(Config):
                    "controller": []}
     derived = ("element_bytes", "dataflows", "peak_macs_per_cycle", "array_latency", "os_latency",
                "os_interleave", "os_block_rows", "min_slot",
-               "line_chunks", "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes",
-               "max_k", "descriptor_words")
+               "line_chunks", "spad_lines", "scratchpad_bytes", "accumulator_bytes", "weight_buffer_bytes",
+               "max_k", "descriptor_words", "geometry_params")
 
     rows: int = param(16, doc="PE rows (WS: the K extent of a weight tile; OS: output rows)",
                       min=2, max=512)
@@ -63,98 +66,101 @@ class SystolicConfig(Config):
             raise ConfigError("bus_bits", f"must be <= 32768, not {self.bus_bits}")
 
     @property
+    def engine_geometry(self):
+        """The engine's geometry (:class:`hybridgen.rtl.systolic.geometry.EngineGeometry`):
+        every figure below is read from it."""
+        return EngineGeometry(rows=self.rows, cols=self.cols, dtype=self.dtype,
+                              dataflow=self.dataflow, adder_latency=self.adder_latency,
+                              bus_bytes=self.bus_bits // 8, addr_bits=self.addr_bits,
+                              outstanding=self.outstanding, acc_rows=self.acc_rows,
+                              spad_rows=self.spad_rows, os_max_k=self.os_max_k)
+
+    @property
+    def geometry_params(self):
+        """The constructor's arguments of :attr:`engine_geometry` (in the sidecar, for the
+        testbench to rebuild it)."""
+        return self.engine_geometry.params()
+
+    @property
     def element_bytes(self):
-        return 1 if self.dtype == "int8" else 2
+        return self.engine_geometry.element_bytes
 
     @property
     def dataflows(self):
         """The dataflows a descriptor may choose (the first is the bench's)."""
-        return ["ws", "os"] if self.dataflow == "both" else [self.dataflow]
+        return self.engine_geometry.dataflows
 
     @property
     def peak_macs_per_cycle(self):
         return self.rows * self.cols
 
-    def geometry(self):
-        from hybridgen.rtl.systolic.core import CoreGeometry
-        from hybridgen.rtl.systolic.engine import GemmEngine
-        return CoreGeometry(self.rows, self.cols, self.dtype, adder_latency=self.adder_latency,
-                            tag_width=GemmEngine._tag_width(self), dataflow=self.dataflow)
-
     @property
     def array_latency(self):
         """WS: cycles from an A row entering the array to its result row leaving it."""
-        return self.geometry().latency
+        return self.engine_geometry.array_latency
 
     @property
     def os_latency(self):
         """OS: cycles from a tile's first A value in row 0 to the previous tile's first result."""
-        return self.geometry().os_latency
+        return self.engine_geometry.os_latency
 
     @property
     def os_interleave(self):
         """OS: outputs each PE accumulates at once (1 for int8, the adder latency for bf16); an
         OS job covers ``rows * os_interleave`` rows of C."""
-        return self.geometry().interleave
+        return self.engine_geometry.os_interleave
 
     @property
     def os_block_rows(self):
         """OS: most rows of an M block (``acc_rows`` rounded down to a multiple of
         ``rows * os_interleave`` when at least that); the scratchpad may allow fewer."""
-        tile = self.rows * self.os_interleave
-        return self.acc_rows - self.acc_rows % tile if self.acc_rows >= tile else self.acc_rows
+        return self.engine_geometry.os_block_rows
 
     @property
     def min_slot(self):
         """Cycles a job (one weight tile) occupies the A stream at least: the accumulator's
         read-modify-write (read 1 + add + write 1) plus 2, so a row's update is written before
         the next job reads it."""
-        return 1 + (1 if self.dtype == "int8" else self.adder_latency) + 1 + 2
+        return self.engine_geometry.min_slot
 
     @property
     def line_chunks(self):
         """Chunks of ``rows`` A values per scratchpad line (one line is written per cycle)."""
-        from hybridgen.rtl.systolic.engine import scratchpad_geometry
-        return scratchpad_geometry(self)[0]
+        return self.engine_geometry.line_chunks
+
+    @property
+    def spad_lines(self):
+        """Lines per scratchpad bank."""
+        return self.engine_geometry.spad_lines
 
     @property
     def scratchpad_bytes(self):
-        return 2 * self.spad_rows * self.rows * self.element_bytes
+        return self.engine_geometry.scratchpad_bytes
 
     @property
     def accumulator_bytes(self):
-        return 2 * self.acc_rows * self.cols * 4
+        return self.engine_geometry.accumulator_bytes
 
     @property
     def weight_buffer_bytes(self):
-        words = self.rows
-        if self.dataflow != "ws":
-            words = max(words, self.os_max_k)
-        depth = 1 << max(1, ceil_log2(words))
-        return 2 * depth * self.cols * self.element_bytes
+        return self.engine_geometry.weight_buffer_bytes
 
     @property
     def max_k(self):
         """Largest K a GEMM may have (a scratchpad bank must hold one row of A)."""
-        from hybridgen.rtl.systolic.engine import scratchpad_geometry
-        q, _, lines = scratchpad_geometry(self)
-        return min(lines * q * self.rows, 65535)
+        return self.engine_geometry.max_k
 
     @property
     def descriptor_words(self):
-        from hybridgen.rtl.systolic.engine import descriptor_layout
-        return descriptor_layout(self.addr_bits).size // 32
+        return self.engine_geometry.descriptor_words
 
     def register_maps(self):
         """The host interface: GEMM descriptor (in) and completion record (out), as 32-bit
         word maps (:mod:`hybridgen.gen.regmap`)."""
-        from hybridgen.gen.regmap import register_map
-        from hybridgen.rtl.systolic.engine import (COUNTER_DOCS, DESCRIPTOR_DOCS, completion_layout,
-                                         descriptor_layout)
-        return {"descriptor": register_map(descriptor_layout(self.addr_bits), DESCRIPTOR_DOCS),
-                "completion": register_map(completion_layout(), COUNTER_DOCS)}
+        g = self.engine_geometry
+        return {"descriptor": register_map(g.descriptor_layout, DESCRIPTOR_DOCS),
+                "completion": register_map(g.completion_layout, COUNTER_DOCS)}
 
     def build(self, library):
         """The top-level component: :class:`hybridgen.rtl.systolic.engine.GemmEngine`."""
-        from hybridgen.rtl.systolic.engine import GemmEngine
-        return GemmEngine(library, self)
+        return GemmEngine(library, self.engine_geometry)

@@ -4,6 +4,10 @@
 * :mod:`.core` - skew, the R x C mesh of PEs and deskew, emitted as templated Verilog around the
   PE (converted once), with a pure-Amaranth twin for the equivalence test;
 * :mod:`.array` - the array as a component with stream ports;
-* :mod:`.engine` - scratchpad, accumulator and the GEMM controller, on the shared AXI4 DMA of
-  :mod:`hybridgen.rtl.mem`.
+* :mod:`.geometry` - :class:`.geometry.EngineGeometry`, every derived figure of an engine;
+* :mod:`.layouts` - codes (enums), widths and payload layouts of the host interface and agents;
+* :mod:`.engine` - the GEMM engine: one component per agent (setup, request arbiter, fills,
+  weight loader, WS and OS feeds, accumulate, write-back, memories, tokens) on the shared
+  AXI4 DMA of :mod:`hybridgen.rtl.mem` and the shared intake and counters of
+  :mod:`hybridgen.rtl.ctrl`.
 """

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hybridgen.golden.gemm import gemm
-from hybridgen.rtl.systolic.engine import DATAFLOW_CODES, DTYPE_CODES
+from hybridgen.rtl.systolic.geometry import EngineGeometry
+from hybridgen.rtl.systolic.layouts import Dataflow, Dtype
 from hybridgen.rtl.systolic.pe import ELEMENT_WIDTH
 
-__all__ = ["GemmJob", "expected_counters", "random_operands", "GUARD"]
+__all__ = ["GemmJob", "engine_geometry", "expected_counters", "random_operands", "GUARD"]
 
 #: Byte pattern of C's surroundings (padding between rows, bytes after the last row).
 GUARD = 0xA5
@@ -97,8 +98,8 @@ class GemmJob:
         """The descriptor payload integer (``fields`` from the sidecar's ``desc__payload``)."""
         from hybridgen.verif.stream import pack
         m, k, n = self.shape
-        values = dict(m=m, k=k, n=n, dtype=DTYPE_CODES[self.dtype],
-                      dataflow=DATAFLOW_CODES[self.dataflow],
+        values = dict(m=m, k=k, n=n, dtype=Dtype[self.dtype.upper()].value,
+                      dataflow=Dataflow[self.dataflow.upper()].value,
                       a_addr=self.a_addr, b_addr=self.b_addr, c_addr=self.c_addr,
                       lda=self.lda, ldb=self.ldb, ldc=self.ldc)
         values.update(self.extra)
@@ -123,23 +124,23 @@ class GemmJob:
         return gemm(self.a, self.b, self.dtype, rows, self.dataflow)
 
 
+def engine_geometry(design):
+    """The engine's :class:`EngineGeometry`, rebuilt from the sidecar."""
+    return EngineGeometry(**design["derived"]["geometry_params"])
+
+
 def expected_counters(design, m, k, n, dataflow="ws"):
     """What the engine's byte and busy counters must read for one GEMM (exact), from the
-    design's sidecar (configuration and derived figures)."""
-    config, derived = design["config"], design["derived"]
-    rows, cols, es = config["rows"], config["cols"], derived["element_bytes"]
-    q = derived["line_chunks"]
-    kt = -(-k // rows)
-    spad_mb = max(1, config["spad_rows"] // q) // -(-kt // q)
+    engine's geometry (rebuilt from the design's sidecar)."""
+    g = engine_geometry(design)
+    rows, cols, es = g.rows, g.cols, g.element_bytes
+    mb = g.block_rows(k, dataflow)
     if dataflow == "ws":
-        mb = min(config["acc_rows"], spad_mb)
-        busy = m * -(-n // cols) * kt
+        busy = m * -(-n // cols) * -(-k // rows)
     else:  # one job per M tile (R * I rows) x N tile, K * I busy cycles each
-        interleave = derived["os_interleave"]
-        mb = min(derived["os_block_rows"], spad_mb)
         block_rows = [min(mb, m - start) for start in range(0, m, mb)]
-        jobs = sum(-(-rows_ // (rows * interleave)) for rows_ in block_rows) * -(-n // cols)
-        busy = jobs * k * interleave
+        jobs = sum(-(-rows_ // g.os_tile_rows) for rows_ in block_rows) * -(-n // cols)
+        busy = jobs * k * g.os_interleave
     blocks = -(-m // mb)
     return {"busy_cycles": busy, "read_bytes": m * k * es + blocks * k * n * es,
             "write_bytes": m * n * 4}

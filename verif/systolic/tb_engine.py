@@ -36,11 +36,9 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from hybridgen.verif.axi import AxiMemory
 from hybridgen.verif.stream import StreamHarness, load_design, unpack
-from hybridgen.rtl.systolic.engine import DTYPE_CODES
+from hybridgen.rtl.systolic.layouts import STALL_CLASSES, Dtype, Error
 from hybridgen.verif.systolic.gemm import GemmJob, expected_counters, random_operands
 
-STALL_CLASSES = ("busy_cycles", "stall_setup", "stall_weights", "stall_a", "stall_acc",
-                 "stall_slot", "stall_drain")
 
 
 def _fields(design, name):
@@ -198,7 +196,7 @@ async def errors(dut):
     max_k = design["derived"]["max_k"]
     cases = {
         "shape": GemmJob(a, b, dtype, extra={"n": 0}),
-        "dtype": GemmJob(a, b, dtype, extra={"dtype": DTYPE_CODES[other]}),
+        "dtype": GemmJob(a, b, dtype, extra={"dtype": Dtype[other.upper()].value}),
         # a dataflow code the engine was not built for
         "dataflow": GemmJob(a, b, dtype, extra={"dataflow": 1 if modes == ["ws"] else 2}),
     }
@@ -207,13 +205,14 @@ async def errors(dut):
     if "os" in modes and config["os_max_k"] < max_k:
         cases["os_k_too_large"] = GemmJob(a, b, dtype, "os",
                                           extra={"k": config["os_max_k"] + 1})
-    codes = {"shape": 2, "dtype": 1, "k_too_large": 4, "os_k_too_large": 4, "dataflow": 8}
+    codes = {"shape": Error.SHAPE, "dtype": Error.DTYPE, "k_too_large": Error.K_TOO_LARGE,
+             "os_k_too_large": Error.K_TOO_LARGE, "dataflow": Error.DATAFLOW}
     for job in cases.values():
         job.a_addr, job.b_addr, job.c_addr = good.a_addr, good.b_addr, good.c_addr
         job.lda, job.ldb, job.ldc = good.lda, good.ldb, good.ldc
     records = await bench.run(list(cases.values()) + [good], timeout_cycles=50_000)
     for (name, _), record in zip(cases.items(), records):
-        assert record["error"] == codes[name], f"{name}: error code {record['error']}"
+        assert record["error"] == codes[name].value, f"{name}: error code {record['error']}"
         assert record["write_bytes"] == 0 and record["read_bytes"] == 0, \
             f"{name}: a rejected descriptor moved data"
     check_job(bench, good, records[-1], index=len(cases))
