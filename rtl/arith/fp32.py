@@ -16,7 +16,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .pipeline import pipeline_register, stage_boundary
+from .pipeline import stage_boundary
 
 __all__ = [
     "FP32", "BF16", "FP32_CANONICAL_NAN", "BF16_CANONICAL_NAN", "FP32_BIAS",

@@ -22,6 +22,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hybridgen.rtl.arith.pipeline import pipeline_delay
+from hybridgen.rtl.mem.widths import address_bits
 
 from .pe import ZERO_A
 from .static import static_verilog
@@ -29,16 +30,12 @@ from .static import static_verilog
 __all__ = ["feeder_signature", "feeder_verilog", "RowFeederReference"]
 
 
-def _bits(count):
-    return max(1, (count - 1).bit_length())
-
-
 def feeder_signature(geometry):
     """Ports of the feeder of a :class:`~.core.CoreGeometry` (see the module docstring)."""
     R, I, EW = geometry.rows, geometry.interleave, geometry.element_width
     return wiring.Signature({
-        "bus": In(R * EW), "load": In(1), "target": In(_bits(R * I)), "ok_in": In(1),
-        "pick": In(_bits(I)), "active": In(1), "first": In(1),
+        "bus": In(R * EW), "load": In(1), "target": In(address_bits(R * I)), "ok_in": In(1),
+        "pick": In(address_bits(I)), "active": In(1), "first": In(1),
         "a_out": Out(R * EW), "first_out": Out(R),
     })
 
@@ -49,8 +46,8 @@ def feeder_verilog(name, geometry, delay_name):
     g = geometry
     R, I = g.rows, g.interleave
     return static_verilog("feeder.v", {"hg_feeder": name, "hg_delay": delay_name},
-                          {"R": R, "I": I, "EW": g.element_width, "TB": _bits(R * I),
-                           "UB": _bits(I), "ZERO": ZERO_A[g.dtype]})
+                          {"R": R, "I": I, "EW": g.element_width, "TB": address_bits(R * I),
+                           "UB": address_bits(I), "ZERO": ZERO_A[g.dtype]})
 
 
 class RowFeederReference(wiring.Component):

@@ -5,6 +5,8 @@ rebuilds it from the sidecar's ``derived.geometry`` (the constructor's arguments
 
 from amaranth.utils import ceil_log2
 
+from hybridgen.rtl.mem.widths import address_bits
+
 from .core import CoreGeometry
 from .layouts import DIM_BITS, completion_layout, descriptor_layout, tag_layout
 
@@ -12,11 +14,6 @@ __all__ = ["EngineGeometry"]
 
 _DTYPES = {"int8": 1, "bf16": 2}
 _DATAFLOWS = ("ws", "os", "both")
-
-
-def _bits(count):
-    """Address bits of ``count`` words (at least 1)."""
-    return max(1, ceil_log2(count))
 
 
 class EngineGeometry:
@@ -103,7 +100,7 @@ class EngineGeometry:
         self.max_k = min(self.spad_lines * q * rows, (1 << DIM_BITS) - 1)
         #: weight buffer: two slots of R rows of B (WS) or of all K rows (OS B slab)
         self.slot_words = max(rows, os_max_k) if self.has_os else rows
-        self.slot_bits = _bits(self.slot_words)
+        self.slot_bits = address_bits(self.slot_words)
         self.wbuf_depth = 2 << self.slot_bits
         self.wbuf_width = 8 * cols * self.element_bytes
         #: bytes of C per accumulator row (int32 / fp32 results)

@@ -8,6 +8,7 @@ payloads the engine's agents (:mod:`hybridgen.rtl.systolic.engine`) pass to each
 from amaranth.lib import data, enum
 
 from hybridgen.rtl.ctrl.counters import counter_layout
+from hybridgen.rtl.mem.widths import address_bits
 from hybridgen.rtl.ctrl.descriptor import completion_layout as _completion_layout
 
 __all__ = ["DIM_BITS", "DTYPE_BITS", "DATAFLOW_BITS", "ERROR_BITS", "COUNTER_BITS", "Dtype",
@@ -101,7 +102,7 @@ def tag_layout(acc_rows):
     """What travels with an A row (WS) or announces a result row (OS) through the array:
     accumulator ``row`` and ``bank``, ``first`` (write, do not add), ``last`` (the row's final
     value), ``write`` (OS: the row is inside C) and ``end`` (OS: a job's last result)."""
-    return data.StructLayout({"row": (acc_rows - 1).bit_length() or 1, "bank": 1, "first": 1,
+    return data.StructLayout({"row": address_bits(acc_rows), "bank": 1, "first": 1,
                               "last": 1, "write": 1, "end": 1})
 
 

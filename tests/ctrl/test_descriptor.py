@@ -18,7 +18,6 @@ from amaranth.sim import Simulator
 
 from hybridgen.rtl.ctrl.descriptor import DescriptorIntake, completion_layout
 
-from .seeds import draw_seed
 
 DESCRIPTOR = data.StructLayout({"a": 8, "b": 6})
 STATUS = data.StructLayout({"cycles": 16, "b": 6})
@@ -75,8 +74,7 @@ def _expected(a, b):
 
 
 @pytest.mark.parametrize("stall", [0.0, 0.5])
-def test_intake_against_model(stall):
-    seed = draw_seed()
+def test_intake_against_model(stall, seed):
     rng = random.Random(seed)
     dut = _Block()
     beats = [(rng.choice([0, rng.randrange(256)]), rng.randrange(64)) for _ in range(40)]

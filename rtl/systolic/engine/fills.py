@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..layouts import DIM_BITS
 from .job import Cursor, dims_of, job_signature, kstep_of, min_of
-from .memories import spad_write_signature, sram_write_signature
+from .memories import spad_addr_bits, spad_write_signature, sram_write_signature
 from .requests import KIND_A, KIND_B
 from .tokens import fills_tokens
 
@@ -44,7 +44,7 @@ class Fills(wiring.Component):
 
     def __init__(self, geometry):
         self._g = g = geometry
-        spad_abits = max(1, (g.spad_lines - 1).bit_length())
+        spad_abits = spad_addr_bits(g)
         super().__init__({
             "job": In(job_signature(g)),
             "i": In(stream.Signature(chunk_layout(g))),

@@ -5,6 +5,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hybridgen.rtl.mem.widths import address_bits
+
 from ..pe import ACC_WIDTH
 from ..sram import Sram
 
@@ -14,11 +16,11 @@ __all__ = ["EngineMemories", "sram_write_signature", "sram_read_signature",
 
 
 def spad_addr_bits(geometry):
-    return max(1, (geometry.spad_lines - 1).bit_length())
+    return address_bits(geometry.spad_lines)
 
 
 def acc_addr_bits(geometry):
-    return max(1, (geometry.acc_rows - 1).bit_length())
+    return address_bits(geometry.acc_rows)
 
 
 def sram_write_signature(addr_bits, width):

@@ -6,6 +6,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hybridgen.rtl.ctrl.counters import counter_layout, first_match
+from hybridgen.rtl.mem.widths import address_bits
 
 from ..array import array_layouts
 from ..core import delay_verilog
@@ -180,7 +181,7 @@ class OsFeed(wiring.Component):
         m.d.comb += bus.eq(chosen)
         # the serializer each row reads this cycle: u = (cycle - 2) mod I, the same for every
         # row (rows are I cycles apart)
-        pick = Signal(max(1, (I - 1).bit_length()))
+        pick = Signal(address_bits(I))
         if I > 1:
             m.d.comb += pick.eq(Mux(phase >= 2, phase - 2, phase + I - 2))
         a_data, firsts = self._serializers(m, bus=bus, load=load_r, target=target_r,
