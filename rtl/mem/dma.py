@@ -190,13 +190,21 @@ class ReadDma(wiring.Component):
         m.d.sync += in_flight.eq(in_flight + ar_fire - last_beat)
 
         # -- R side: realign each row's bytes into chunks ----------------------------------
+        # ``head`` is the row whose beats arrive next; once a row's last beat is in, its
+        # descriptor leaves the queue and ``tail`` marks that ``buf`` holds the rest of that
+        # row (its kind in ``tail_kind``), so the next row's first beat can come in the cycle
+        # the tail's last chunk leaves.
         width = self.width_bytes
         buffer_bytes = width + bus
         head = data.View(desc_layout, rows.r_data)
+        tail = Signal()
+        tail_kind = Signal(kind_bits)
+        out_kind = Signal(kind_bits)
+        m.d.comb += out_kind.eq(Mux(tail, tail_kind, head.kind))
         chunk = Signal(range(width + 1))
         m.d.comb += chunk.eq(Const(self.chunk_bytes[0], range(width + 1)))
         for kind, size in enumerate(self.chunk_bytes[1:], start=1):
-            with m.If(head.kind == kind):
+            with m.If(out_kind == kind):
                 m.d.comb += chunk.eq(size)
         buf = Signal(8 * buffer_bytes)
         fill = Signal(range(buffer_bytes + 1))
@@ -218,33 +226,40 @@ class ReadDma(wiring.Component):
                          self.o.payload.kind.eq(head.kind), self.o.payload.last.eq(1),
                          axi.rready.eq(self.o.ready), rows.r_en.eq(r_fire)]
         with m.Else():
-            row_end = started & (row_left == 0)
-            emit = rows.r_rdy & ((fill >= chunk) | (row_end & (fill != 0)))
-            last = row_end & (fill <= chunk)
+            emit = (fill >= chunk) | (tail & (fill != 0))
+            last = tail & (fill <= chunk)
             m.d.comb += [self.o.valid.eq(emit), self.o.payload.data.eq(buf[:8 * width]),
-                         self.o.payload.kind.eq(head.kind), self.o.payload.last.eq(last)]
+                         self.o.payload.kind.eq(out_kind), self.o.payload.last.eq(last)]
             do_emit = self.o.valid & self.o.ready
             removed = Mux(do_emit, Mux(fill < chunk, fill, chunk), 0)
             fill_after = Signal.like(fill)
             m.d.comb += fill_after.eq(fill - removed)
             appended = shift_units(m, incoming, fill_after, 8, left=True,
                                    width=8 * buffer_bytes, name="append")
-            m.d.comb += axi.rready.eq(rows.r_rdy & (left != 0) & (fill_after < chunk))
+            # a tail shares the buffer with no other row: the next row waits until it is gone
+            room_ok = Mux(tail, fill_after == 0, fill_after < chunk)
+            m.d.comb += axi.rready.eq(rows.r_rdy & (left != 0) & room_ok)
+            row_done = r_fire & (left == take)  # this beat completes the head row
+            with m.If(row_done):
+                m.d.comb += rows.r_en.eq(1)
+                m.d.sync += tail_kind.eq(head.kind)
             shifted = Signal(8 * buffer_bytes)
             m.d.comb += shifted.eq(buf)
             for kind, size in enumerate(self.chunk_bytes):
-                with m.If(do_emit & (fill >= chunk) & (head.kind == kind)):
+                with m.If(do_emit & (fill >= chunk) & (out_kind == kind)):
                     m.d.comb += shifted.eq(buf.shift_right(8 * size))
             with m.If(do_emit & last):
-                m.d.sync += [buf.eq(0), fill.eq(0), started.eq(0), row_left.eq(0)]
-                m.d.comb += rows.r_en.eq(1)
+                m.d.sync += [buf.eq(Mux(r_fire, appended, 0)), fill.eq(Mux(r_fire, take, 0)),
+                             tail.eq(row_done)]
             with m.Else():
                 m.d.sync += [
                     buf.eq(shifted | Mux(r_fire, appended, 0)),
                     fill.eq(fill_after + Mux(r_fire, take, 0)),
                 ]
-                with m.If(r_fire):
-                    m.d.sync += [started.eq(1), row_left.eq(left - take)]
+                with m.If(row_done):
+                    m.d.sync += tail.eq(1)
+            with m.If(r_fire):
+                m.d.sync += [started.eq(~row_done), row_left.eq(left - take)]
         with m.If(self.clear):
             m.d.sync += self.read_bytes.eq(0)
         with m.Elif(r_fire):
