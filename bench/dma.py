@@ -21,13 +21,13 @@ Example (the figure docs/mem.md quotes)::
         --sim verilator
 """
 
-import argparse
 import json
-import random
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from hybridgen.gen.errors import ArgumentParser, UserError
 
 __all__ = ["main", "measure"]
 
@@ -39,12 +39,20 @@ def measure(*, bus_bits=512, chunk_bytes=None, outstanding=16, latency=128, kbyt
     from hybridgen.verif.mem.dma import dma_design
 
     if bus_bits % 8 or bus_bits < 32:
-        raise ValueError(f"--bus-bits must be a multiple of 8 and >= 32, not {bus_bits!r}")
+        raise UserError(f"--bus-bits: must be a multiple of 8 and >= 32, not {bus_bits!r}")
     bus_bytes = bus_bits // 8
     chunk_bytes = bus_bytes if chunk_bytes is None else chunk_bytes
     total = kbytes * 1024
     row_bytes = total if row_bytes is None else row_bytes
-    seed = random.SystemRandom().randrange(1 << 31) if seed is None else seed
+    for flag, value, low, high in (("--chunk-bytes", chunk_bytes, 1, bus_bytes),
+                                   ("--outstanding", outstanding, 1, 256),
+                                   ("--latency", latency, 0, 10_000),
+                                   ("--kbytes", kbytes, 1, 1024),
+                                   ("--row-bytes", row_bytes, 1, total),
+                                   ("--offset", offset, 0, 4095)):
+        if not low <= value <= high:
+            raise UserError(f"{flag}: must be an integer in {low}..{high}, not {value!r}")
+    seed = runner.seed_from_env() if seed is None else seed
     design = dma_design(bus_bytes=bus_bytes, chunk_bytes=(chunk_bytes,),
                         outstanding=outstanding, row_bytes=bus_bytes)
     started = time.time()
@@ -64,7 +72,7 @@ def measure(*, bus_bits=512, chunk_bytes=None, outstanding=16, latency=128, kbyt
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m hybridgen.bench.dma",
+    parser = ArgumentParser(prog="python -m hybridgen.bench.dma",
                                      description="ReadDma throughput on the RTL (JSON).")
     parser.add_argument("--bus-bits", type=int, default=512)
     parser.add_argument("--chunk-bytes", type=int, default=None,
@@ -77,14 +85,14 @@ def main(argv=None):
     parser.add_argument("--offset", type=int, default=0, help="byte address of the first row")
     parser.add_argument("--sim", choices=("icarus", "verilator"), default="verilator")
     parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         result = measure(bus_bits=args.bus_bits, chunk_bytes=args.chunk_bytes,
                          outstanding=args.outstanding, latency=args.latency,
                          kbytes=args.kbytes, row_bytes=args.row_bytes, offset=args.offset,
                          sim=args.sim, seed=args.seed)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except UserError as err:
+        print(f"hybridgen: error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(result))
     return 0

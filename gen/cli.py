@@ -12,7 +12,6 @@ Bad input of any kind gets one line on stderr, ``hybridgen: error: <field>: <wha
 exit status 2, no traceback, and no output file.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -20,16 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import UserError
+from .errors import ArgumentParser as _Parser, UserError
 
 __all__ = ["main"]
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit status 2)."""
-
-    def error(self, message):
-        raise UserError(message)
 
 
 def _progress(message):

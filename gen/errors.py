@@ -6,6 +6,10 @@ prints it as one line, ``hybridgen: error: <message>``, and exits with status 2;
 and no output file is left behind.
 """
 
+import argparse
+
+__all__ = ["UserError", "ConfigError", "ArgumentParser"]
+
 
 class UserError(Exception):
     """An error in user input. ``str(err)`` is a single line meant for the user."""
@@ -26,3 +30,11 @@ class ConfigError(UserError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors raise :class:`UserError` (one line, exit status 2 at the caller)
+    instead of printing the usage and exiting."""
+
+    def error(self, message):
+        raise UserError(message)

@@ -1,7 +1,7 @@
 """Build a generated design for a simulator once, run cocotb tests on it many times.
 
-* :func:`build` compiles a :class:`hybridgen.gen.elaborate.Design` for ``"icarus"`` or ``"verilator"``
-  into ``build/sim/<sim>/<top>-<hash>/``. The hash covers the Verilog text, the JSON sidecar
+* :func:`build` compiles a :class:`hybridgen.gen.elaborate.Design` for ``"icarus"`` or
+  ``"verilator"`` into ``build/sim/<sim>/<top>-<hash>/``. The hash covers the Verilog text, the JSON sidecar
   (which testbenches read from there), the simulator, its build flags and the Verilator
   control file (:func:`verilator_control`: hierarchy blocks), so an unchanged design is never
   rebuilt; a file lock makes concurrent builds of the

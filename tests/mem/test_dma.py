@@ -93,3 +93,15 @@ def test_read_throughput(sim):
         assert result["correct"] and result["beats"] == 1024 and result["read_bursts"] == 16
         assert result["max_outstanding_reads"] == 16
         assert result["beats_per_cycle"] >= 0.98, result
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--kbytes", "0"], "--kbytes"), (["--row-bytes", "0"], "--row-bytes"),
+    (["--chunk-bytes", "100"], "--chunk-bytes"), (["--outstanding", "0"], "--outstanding"),
+    (["--bus-bits", "100"], "--bus-bits"), (["--kbytes", "x"], "--kbytes")])
+def test_bench_bad_input_is_one_line(args, field, capsys):
+    """A bad throughput-bench argument: one line naming the flag, exit status 2, no run."""
+    from hybridgen.bench.dma import main
+    assert main([*args, "--sim", "icarus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hybridgen: error:") and field in err[0], err
