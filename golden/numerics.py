@@ -280,7 +280,8 @@ __all__ += [
     "fp32_mul_reference", "fp32_exp2_reference", "fp32_exp_reference",
     "fp32_reciprocal_reference", "fp32_sigmoid_reference", "fp32_silu_reference",
     "fp32_softplus_reference", "sfu_op", "sfu_reference", "SFU_UNARY_OPS", "SFU_BINARY_OPS",
-    "vector_rowsum", "vector_rowmax", "vector_cumsum", "vector_op",
+    "vector_rowsum", "vector_rowmax", "vector_cumsum", "vector_op", "dot_bf16",
+    "dot_bf16_reference",
 ]
 
 #: Fraction bits of the reduced argument ``t = x`` (exp2) or ``x * log2(e)`` (exp).
@@ -839,6 +840,28 @@ def vector_rowsum(rows):
     while level.shape[-1] > 1:
         level = fp32_add(level[..., 0::2], level[..., 1::2])
     return level[..., 0]
+
+
+def dot_bf16(a, b):
+    """Bit-exact model of :class:`hybridgen.rtl.arith.dot.Bf16Dot`: ``sum_k a[k] * b[k]``.
+
+    ``a``, ``b`` are bf16 bit patterns [..., W] (W a power of two). The W exact products
+    (:func:`bf16_mul_exact`) are summed by the pairwise tree of :func:`vector_rowsum`:
+    ``((p0 + p1) + (p2 + p3)) + ...``, each addition :func:`fp32_add`. Returns uint32 [...].
+
+    Error against the float64 dot product of the flushed inputs
+    (:func:`dot_bf16_reference`): at most ``((1 + 2^-24)^log2(W) - 1) * sum_k |a_k b_k|`` (one
+    rounding per tree level, each at most half an ulp of a partial sum) where no partial sum
+    overflows or falls below the normal range.
+    """
+    return vector_rowsum(bf16_mul_exact(_u16(a), _u16(b)))
+
+
+def dot_bf16_reference(a, b):
+    """float64 math reference of :func:`dot_bf16`: the exact dot product of the flushed inputs,
+    and ``sum_k |a_k b_k|`` (for the error bound). Returns ``(value, magnitude)``."""
+    products = bf16_mul_reference(a, b)
+    return products.sum(axis=-1), np.abs(products).sum(axis=-1)
 
 
 def vector_rowmax(rows):
