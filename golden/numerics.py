@@ -281,7 +281,7 @@ __all__ += [
     "fp32_reciprocal_reference", "fp32_sigmoid_reference", "fp32_silu_reference",
     "fp32_softplus_reference", "sfu_op", "sfu_reference", "SFU_UNARY_OPS", "SFU_BINARY_OPS",
     "vector_rowsum", "vector_rowmax", "vector_cumsum", "vector_op", "dot_bf16",
-    "dot_bf16_reference",
+    "dot_bf16_reference", "dot_bf16_accumulate",
 ]
 
 #: Fraction bits of the reduced argument ``t = x`` (exp2) or ``x * log2(e)`` (exp).
@@ -855,6 +855,31 @@ def dot_bf16(a, b):
     overflows or falls below the normal range.
     """
     return vector_rowsum(bf16_mul_exact(_u16(a), _u16(b)))
+
+
+def dot_bf16_accumulate(a, b, width):
+    """Bit-exact model of a long dot product on a :class:`~hybridgen.rtl.arith.dot.Bf16Dot` of
+    ``width`` products plus an fp32 accumulator (the engines' reduction over K).
+
+    ``a``, ``b``: bf16 bit patterns [..., K], K >= 1. K is padded with +0 to a multiple of
+    ``width`` (a padded product is a signed zero, which never changes a sum of another value).
+    Chunk j is ``t_j = dot_bf16(a[..., j*width:(j+1)*width], b[...])``; the result is
+    ``t_0`` for one chunk, else ``acc = t_0`` then ``acc = fp32_add(acc, t_j)`` for
+    j = 1, 2, ... in increasing order (no addition of an initial zero). Returns uint32 [...].
+    """
+    a, b = np.broadcast_arrays(_u16(a), _u16(b))
+    k = a.shape[-1]
+    if k < 1:
+        raise ValueError("dot_bf16_accumulate needs K >= 1")
+    chunks = -(-k // width)
+    pad = [(0, 0)] * (a.ndim - 1) + [(0, chunks * width - k)]
+    a = np.pad(a, pad).reshape(a.shape[:-1] + (chunks, width))
+    b = np.pad(b, pad).reshape(b.shape[:-1] + (chunks, width))
+    partial = dot_bf16(a, b)
+    acc = partial[..., 0]
+    for j in range(1, chunks):
+        acc = fp32_add(acc, partial[..., j])
+    return acc
 
 
 def dot_bf16_reference(a, b):

@@ -86,3 +86,24 @@ def test_dot_tree_order():
     for k in range(4):
         sequential = numerics.fp32_add(sequential, numerics.bf16_mul_exact(a[k], b[k]))
     assert numerics.fp32_to_float64(sequential) == 3.0
+
+
+def test_dot_accumulate_order(seed):
+    rng = np.random.default_rng(seed)
+    a = _bf16(rng.standard_normal((50, 37)))
+    b = _bf16(rng.standard_normal((50, 37)))
+    got = numerics.dot_bf16_accumulate(a, b, 8)
+    # By hand: chunks of 8 (the last one padded with +0), t_0 then fp32_add in chunk order.
+    a_pad = np.pad(a, [(0, 0), (0, 3)])
+    b_pad = np.pad(b, [(0, 0), (0, 3)])
+    acc = numerics.dot_bf16(a_pad[:, 0:8], b_pad[:, 0:8])
+    for j in range(1, 5):
+        acc = numerics.fp32_add(acc, numerics.dot_bf16(a_pad[:, 8 * j:8 * j + 8],
+                                                       b_pad[:, 8 * j:8 * j + 8]))
+    assert np.array_equal(got, acc)
+    value, magnitude = numerics.dot_bf16_reference(a, b)
+    bound = ((1 + 2.0 ** -24) ** (3 + 4) - 1) * magnitude
+    assert np.all(np.abs(numerics.fp32_to_float64(got) - value) <= bound)
+    # Broadcasting: a row against many columns (a matmul).
+    m = numerics.dot_bf16_accumulate(a[:3, None, :], b[None, :4, :], 8)
+    assert m.shape == (3, 4) and m[1, 2] == numerics.dot_bf16_accumulate(a[1], b[2], 8)
