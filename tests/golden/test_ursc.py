@@ -236,26 +236,46 @@ def test_attention_bound_and_skip(shape, engine):
 
 
 def test_attention_skip_adversarial_zeros():
-    """Skip == compute on data full of signed zeros and of underflowing weights (a = 0).
+    """Skip == compute where a skipped zero product flips the sign of a zero.
 
-    V rows are -0 or +-tiny, scores jump by ~200 between key blocks (so exp(m - m') = 0), the
-    causal mask leaves partly visible chunks: the cases where a skipped zero product could
-    flip the sign of a zero.
+    Rows 8, 9 (a row tile of TINY) see key block 0 (scores 0, V = -1) and keys 8, 9 of key
+    block 1 (scores 200, so a = exp(0 - 200) = 0 and a O = -0; V = -0 there and on keys
+    10, 11). Their P V reduction skips keys 12..15 (V = +1, products +0): skipping leaves
+    P V = -0 and O = -0, computing gives P V = -0 + +0 = +0 and O = +0. The output stage
+    writes every zero as +0, so both give +0 bits (without that rule this test fails).
+    """
+    b, s, d = 1, 16, 64
+    q = np.full((b, s, 1, d), 0x3F80, np.uint16)  # 1.0
+    k = np.zeros((b, s, 1, d), np.uint16)
+    k[:, 8:] = 0x4048  # 3.125: scores 64 * 3.125 = 200
+    v = np.full((b, s, 1, d), 0xBF80, np.uint16)  # -1.0
+    v[:, 8:12] = 0x8000  # -0
+    v[:, 12:] = 0x3F80
+    kw = dict(causal=True, scale=1.0, block_q=8, block_k=8, config=TINY)
+    got = ursc.ursc_attention(q, k, v, **kw)
+    assert np.array_equal(got, ursc.ursc_attention(q, k, v, skip=False, **kw))
+    assert np.all(got[:, 8:12] == 0)
+    assert not np.any(got == 0x8000)
+
+
+def test_ssd_skip_adversarial_zeros():
+    """Skip == compute for Y_diag where a skipped zero product flips the sign of a zero.
+
+    Tokens 0..3 have x = -0, later tokens x > 0, C < 0, D > 0, no initial state: the row
+    tile of tokens 0, 1 reduces keys 0..3 (products -0) and skips keys 4..15 (products +0);
+    Y_off = -0 and D x = -0, so y = -0 when skipping and +0 when computing, both written +0.
     """
     rng = np.random.default_rng(SEED)
-    b, sq, sk, hq, d = 1, 16, 16, 2, 64
-    q = np.full((b, sq, hq, d), 0x3F80, np.uint16)  # 1.0
-    k = np.zeros((b, sk, hq, d), np.uint16)
-    k[:, 8:] = 0x3F80
-    k[:, 12:] = 0x4000  # later keys score higher
-    v = np.where(rng.random((b, sk, hq, d)) < 0.5, np.uint16(0x8000), np.uint16(0))
-    v[:, 12:] = _bf16(rng, (b, 4, hq, d))
-    for scale in (1.0, 8.0):
-        for block_k in (4, 8):
-            kw = dict(causal=True, scale=scale, block_q=8, block_k=block_k, config=TINY)
-            got = ursc.ursc_attention(q, k, v, **kw)
-            assert np.array_equal(got, ursc.ursc_attention(q, k, v, skip=False, **kw))
-            assert not np.any(got == 0x8000)  # zeros are written as +0
+    case = _ssd_case(rng, 1, 16, 1, 1, 4, 4, False, False)
+    case["x"] = np.full((1, 16, 1, 4), 0x3F80, np.uint16)
+    case["x"][:, :4] = 0x8000
+    case["C"] = np.full((1, 16, 1, 4), 0xBF80, np.uint16)
+    case["D"] = _f32bits([0.5])
+    kw = dict(chunk=16, config=TINY)
+    y, s = ursc.ursc_ssd(**case, **kw)
+    y2, s2 = ursc.ursc_ssd(**case, skip=False, **kw)
+    assert np.array_equal(y, y2) and np.array_equal(s, s2)
+    assert np.all(y[:, :2] == 0)
 
 
 def test_attention_block_q_and_lanes_do_not_change_bits_block_k_does():
