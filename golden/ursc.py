@@ -623,6 +623,10 @@ def _ceil(a, b):
 #: Lane-ops per element the RVPE spends in PipeFlash: scale multiply (with the mask select),
 #: row max, subtract, exp, bf16 rounding, row sum.
 FLASH_RVPE_OPS = 6
+#: Passes over a row tile of S with the per-mode chained datapath: (scale, mask, max tree),
+#: then (subtract, exp, bf16, sum tree). An RVPE that runs one op per pass needs
+#: FLASH_RVPE_OPS passes.
+FLASH_RVPE_PASSES = 2
 #: Lane-ops per row and key block: m' = max, m - m', exp, a * l, + rowsum.
 FLASH_RVPE_ROW_OPS = 5
 
@@ -649,7 +653,8 @@ def _flow_shop(t0, tr, t1, rvpe_latency, dpe_latency):
 
 def pipeflash_schedule(config=None, *, b=1, sq, sk, hq, hkv=None, d, causal=False,
                        block_q=128, block_k=128, skip=True, read_latency=100, bus_bits=None,
-                       dpe_latency=8, rvpe_latency=24, upe_lanes=None):
+                       dpe_latency=8, rvpe_latency=24, upe_lanes=None,
+                       rvpe_passes=FLASH_RVPE_PASSES):
     """Analytic PipeFlash schedule: per-engine busy cycles, cycles and utilization.
 
     The controller's loop order: ``for b, head, q-block (block_q rows): for key block j
@@ -662,11 +667,13 @@ def pipeflash_schedule(config=None, *, b=1, sq, sk, hq, hkv=None, d, causal=Fals
       with a visible pair (causal skip at output-tile granularity);
     * DPE1 P V: ``ceil(d / dpus) * ceil(extent / mults)``, extent = keys of the block up to
       the tile's last visible key (the skipped chunks of :func:`ursc_attention`);
-    * RVPE: ``(FLASH_RVPE_OPS * ceil(bk / vector_width) + 1) * lanes / vector_units`` cycles;
+    * RVPE: ``(rvpe_passes * ceil(bk / vector_width) + 1) * lanes / vector_units`` cycles
+      (the +1: the row statistics m, a, l);
     * UpE: ``lanes * d`` fused multiply-adds at ``upe_lanes`` per cycle (default
       ``update_units * dpus``), overlapped with DPE1.
 
-    Cycles = the flow shop of :func:`_flow_shop` over the items, plus the start (read latency
+    ``bus_bits`` defaults to the config's (else 128). Cycles = the flow shop of
+    :func:`_flow_shop` over the items, plus the start (read latency
     and the first Q tile and K block over the bus) and the end (UpE normalization of the last
     q-block, ``block_q * d / upe_lanes``); at least the DMA bytes over the bus. K_j and V_j
     are double-buffered in the DPE0 / DPE1 operand memories, Q and O of a q-block in the
@@ -707,7 +714,7 @@ def pipeflash_schedule(config=None, *, b=1, sq, sk, hq, hkv=None, d, causal=Fals
                     extent = j1 - j0
                 t0.append(key_tiles * _ceil(d, e.mults))
                 t1.append(_ceil(d, e.dpus) * _ceil(extent, e.mults))
-                tr.append(_ceil((FLASH_RVPE_OPS * _ceil(j1 - j0, e.vector_width) + 1) * e.lanes,
+                tr.append(_ceil((rvpe_passes * _ceil(j1 - j0, e.vector_width) + 1) * e.lanes,
                                 e.vector_units))
                 upe += _ceil(e.lanes * d, upe_lanes)
     reps = b * hq
