@@ -476,7 +476,9 @@ def test_ssd_step_bound(state_dtype, with_z, softplus_on, g):
     All fp32, no bf16 operand: the state carries one rounding per op (mul, mul, add) plus the
     exp/softplus errors, below ``2^-20 * mag_s`` (mag_s the float64 update on |state|, |x|,
     |B|); y adds the RVPE tree (log2 W + ceil(n/W) roundings) and the bf16 output rounding:
-    ``2^-18 * mag_y + 2^-8 (1 + 2^-7) |y_ref|``. A bf16 state adds ``2^-8 |s_ref|``.
+    ``2^-18 * mag_y + 2^-8 (1 + 2^-7) |y_ref|``. A bf16 state adds ``2^-8 |s_ref|``. Measured:
+    y at most 0.92 of its bound (the bf16 output rounding dominates), an fp32 state 0.17, a
+    bf16 state 0.99 (its rounding is the bound).
     """
     print(f"SEED={SEED}")
     rng = np.random.default_rng([SEED, g, with_z, softplus_on])
@@ -500,8 +502,11 @@ def test_ssd_step_bound(state_dtype, with_z, softplus_on, g):
     s_got = fp32_to_float64(s) if state_dtype == "fp32" else bf16_from_bits(s)
     s_bound = 2.0 ** -20 * s_mag + (BF16_U * np.abs(s_ref) if state_dtype == "bf16" else 0)
     y_bound = 2.0 ** -18 * y_mag + BF16_U * (1 + 2.0 ** -7) * np.abs(y_ref)
-    assert np.all(np.abs(s_got - s_ref) <= s_bound)
-    assert np.all(np.abs(bf16_from_bits(y) - y_ref) <= y_bound)
+    s_err, y_err = np.abs(s_got - s_ref), np.abs(bf16_from_bits(y) - y_ref)
+    print(f"y error / bound = {_ratio(y_err, y_bound):.3f}, "
+          f"state error / bound = {_ratio(s_err, s_bound):.3f}")
+    assert np.all(s_err <= s_bound)
+    assert np.all(y_err <= y_bound)
 
 
 # -- useful MACs and the schedule ----------------------------------------------------------------
