@@ -108,14 +108,50 @@ def dpe_matmul(a, b, mults):
     (:func:`~hybridgen.golden.numerics.dot_bf16_accumulate`). Leading dimensions broadcast.
     The result does not depend on how the output elements are spread over lanes, DPUs or the
     two DPEs. Returns uint32 ``[..., M, N]``.
+
+    Computed chunk by chunk in numpy float32 with the docs/numerics.md rules applied after
+    every operation (:func:`_flush`), which is the same arithmetic: a bf16 x bf16 product is
+    exact in float32 unless it is below 2^-126 (then flushed to a signed zero; it cannot round
+    up to 2^-126, its significand has 16 bits) or overflows (inf either way); an IEEE float32
+    sum of normal numbers is correctly rounded and is subnormal only when the exact sum is, so
+    flushing it gives the signed zero of the rules; NaNs are canonicalized at the end. The
+    tests check it element by element against ``dot_bf16_accumulate``.
     """
     a = np.asarray(a).astype(np.uint16)
     b = np.asarray(b).astype(np.uint16)
     if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
         raise ValueError(f"shapes {a.shape} and {b.shape} do not chain as (M, K) @ (K, N)")
     mults = _check_width(mults, "mults")
-    return dot_bf16_accumulate(a[..., :, None, :], np.swapaxes(b, -1, -2)[..., None, :, :],
-                               mults)
+    k = a.shape[-1]
+    if k < 1:
+        raise ValueError("dpe_matmul needs K >= 1")
+    chunks = -(-k // mults)
+    pad = chunks * mults - k
+    af = _bf16_as_float32(np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, pad)]))[..., :, None, :]
+    bf = _bf16_as_float32(np.pad(np.swapaxes(b, -1, -2),
+                                 [(0, 0)] * (b.ndim - 1) + [(0, pad)]))[..., None, :, :]
+    acc = None
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for j in range(chunks):
+            level = _flush(af[..., j * mults:(j + 1) * mults] * bf[..., j * mults:(j + 1) * mults])
+            while level.shape[-1] > 1:
+                level = _flush(level[..., 0::2] + level[..., 1::2])
+            acc = level[..., 0] if acc is None else _flush(acc + level[..., 0])
+    bits = acc.view(np.uint32)
+    return np.where(np.isnan(acc), np.uint32(0x7FC00000), bits).astype(np.uint32)
+
+
+_TINY = np.float32(2.0 ** -126)
+
+
+def _bf16_as_float32(bits):
+    """bf16 bits -> float32 values, subnormals flushed to signed zeros."""
+    return _flush((bits.astype(np.uint32) << np.uint32(16)).view(np.float32))
+
+
+def _flush(x):
+    """float32 values with magnitude below 2^-126 -> zeros of the same sign (NaN kept)."""
+    return np.where(np.abs(x) < _TINY, np.copysign(np.float32(0), x), x).astype(np.float32)
 
 
 # =============================================================================================

@@ -423,8 +423,8 @@ def test_ssd_segsum_is_exp_of_difference_order_matters():
     """exp(cum_i - cum_j) (the modelled order) against exp(cum_i) * exp(-cum_j): with strong
     decay the cumulative sum passes -87 inside a chunk, exp(cum_i) flushes to 0 and
     exp(-cum_j) overflows, so the product order gives 0 * inf = NaN (other bits, outside the
-    bound), while the modelled order stays within it. Rounding the decayed dt x from the bf16 dt x (a double
-    rounding) instead of the fp32 one gives other state bits."""
+    bound), while the modelled order stays within it. Rounding the decayed dt x from the bf16
+    dt x (a double rounding) instead of the fp32 one gives other state bits."""
     rng = np.random.default_rng(SEED)
     case = _ssd_case(rng, 1, 64, 2, 1, 8, 16, False, False)
     case["A"] = _f32bits([-6.0, -9.0])
@@ -551,3 +551,21 @@ def test_schedule_ssd_target_splits():
     assert 0.80 < whole["cap"] < 0.82
     assert balanced["utilization"] >= 0.90
     assert abs(balanced["dpe0_busy"] - balanced["dpe1_busy"]) < 0.01 * balanced["dpe0_busy"]
+
+
+def test_dpe_matmul_special_values():
+    """The float32 fast path of dpe_matmul equals dot_bf16_accumulate on every kind of bf16:
+    subnormals, signed zeros, infinities, NaNs, products below 2^-126 and overflowing sums."""
+    print(f"SEED={SEED}")
+    rng = np.random.default_rng(SEED)
+    special = np.array([0x0000, 0x8000, 0x0001, 0x8001, 0x007F, 0x0080, 0x8080, 0x7F80, 0xFF80,
+                        0x7FC0, 0xFFC1, 0x7F7F, 0xFF7F, 0x3F80, 0xBF80, 0x0100, 0x1F80, 0x2000,
+                        0x2080, 0x5F80, 0x6000, 0xE000], np.uint16)
+    for trial in range(12):
+        a = special[rng.integers(0, special.size, (5, 37))] if trial % 2 else \
+            rng.integers(0, 1 << 16, (5, 37)).astype(np.uint16)
+        b = special[rng.integers(0, special.size, (37, 6))] if trial % 3 else \
+            rng.integers(0, 1 << 16, (37, 6)).astype(np.uint16)
+        for mults in (1, 4, 16):
+            expect = dot_bf16_accumulate(a[:, None, :], b.T[None, :, :], mults)
+            assert np.array_equal(ursc.dpe_matmul(a, b, mults), expect), (trial, mults)
