@@ -1,4 +1,4 @@
-"""Bit-exact golden models of the URSC core (``rtl/ursc``, docs/ursc.md): engine primitives.
+"""Bit-exact golden models of the URSC core (``rtl/ursc``, docs/ursc.md): engines and kernels.
 
 The URSC core has two dot-product engines (DPE0, DPE1), a reconfigurable vector engine (RVPE)
 and an update engine (UpE). This module models, on raw bit patterns (``uint16`` bf16,
@@ -19,13 +19,21 @@ and tests/golden/test_ursc.py bounds each kernel against the float64 models of
 :mod:`hybridgen.golden.attention` and :mod:`hybridgen.golden.ssd`.
 """
 
+from dataclasses import dataclass as _dataclass
+
 import numpy as np
 
 from .numerics import (
-    dot_bf16_accumulate, fp32_add, fp32_max, vector_cumsum, vector_rowmax, vector_rowsum,
+    SfuParams, bf16_to_fp32, fp32_add, fp32_exp, fp32_max, fp32_mul, fp32_reciprocal,
+    fp32_silu, fp32_softplus, fp32_to_bf16, fp32_to_bits, vector_cumsum, vector_rowmax,
+    vector_rowsum,
 )
 
-__all__ = ["dpe_matmul", "rvpe_rowsum", "rvpe_rowmax", "rvpe_cumsum"]
+__all__ = [
+    "dpe_matmul", "rvpe_rowsum", "rvpe_rowmax", "rvpe_cumsum", "EngineParams", "ursc_attention",
+    "ursc_ssd", "ursc_ssd_step", "attention_useful_macs", "ssd_useful_macs",
+    "pipeflash_schedule", "pipessd_schedule",
+]
 
 #: fp32 bit patterns used for padding.
 _POS_ZERO = np.uint32(0x00000000)
@@ -157,16 +165,6 @@ def _flush(x):
 # =============================================================================================
 # Engine parameters the models read from a configuration.
 # =============================================================================================
-
-from dataclasses import dataclass as _dataclass
-
-from .numerics import (
-    SfuParams, bf16_to_fp32, fp32_exp, fp32_mul, fp32_reciprocal, fp32_silu, fp32_softplus,
-    fp32_to_bf16, fp32_to_bits,
-)
-
-__all__ += ["EngineParams", "ursc_attention", "ursc_ssd", "ursc_ssd_step",
-            "attention_useful_macs", "ssd_useful_macs", "pipeflash_schedule", "pipessd_schedule"]
 
 _SIGN = np.uint32(0x80000000)
 

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from hybridgen.golden import ursc
+from hybridgen.golden.attention import attention
+from hybridgen.golden.ssd import silu, ssd_chunked, ssd_recurrent, ssd_step
 from hybridgen.golden.numerics import (
     bf16_from_bits, dot_bf16_accumulate, fp32_add, fp32_to_bf16, fp32_to_bits, fp32_to_float64,
     vector_cumsum, vector_rowsum,
@@ -161,9 +163,6 @@ def test_dpe_matmul_bad_shapes():
 
 
 # -- kernels: shared stimulus ----------------------------------------------------------------------
-
-from hybridgen.golden.attention import attention  # noqa: E402
-from hybridgen.golden.ssd import silu, softplus, ssd_chunked, ssd_recurrent, ssd_step  # noqa: E402
 
 TINY = ursc.EngineParams(lanes=2, dpus=2, mults=4, vector_units=1, vector_width=8)
 SMALL = ursc.EngineParams()  # ursc-small's engine sizes: 4 x 4 x 16 per DPE, 2 x 64 RVPE
