@@ -812,8 +812,8 @@ def pipessd_schedule(config=None, *, b=1, L, h, g, p, n, chunk=256, split="balan
                      z=False, read_latency=100, bus_bits=None, upe_lanes=None):
     """Analytic PipeSSD schedule: per-DPE busy cycles and the utilization cap.
 
-    Loop order of the controller: ``for b, group: for chunk k: for head h of the group``
-    (groups of one chunk run back to back); per chunk the DPEs run, in this order, CB^T of
+    Loop order of the controller: ``for b, group: for chunk k: for head h of the group``;
+    per chunk the DPEs run, in this order, CB^T of
     the group (lower-triangle output tiles of the valid rows), then for each head Y_off(h)
     (needs only the state of chunk k-1, finished during chunk k-1), Y_diag(h) (the masked
     CB row tiles come from the RVPE; reduction truncated at the row tile's last token), and
@@ -827,9 +827,10 @@ def pipessd_schedule(config=None, *, b=1, L, h, g, p, n, chunk=256, split="balan
     * ``"whole"``: each matmul kind on one DPE - DPE0 CB^T and Y_diag, DPE1 the chunk states
       and Y_off. Its cap is ``total / (2 * max(DPE0, DPE1))``; at h/g = 8, p = 64, n = 128,
       chunk 256 DPE1 has 2 c p n of the 3 head matmuls of ~c p n each, about 0.81.
-    * ``"balanced"``: heads alternate between the DPEs (head h on DPE h mod 2 for its three
-      matmuls; with an odd head count the last head's output row tiles alternate), and the
-      CB^T row tiles alternate (even tiles DPE0); the RVPE fetches the CB rows of either DPE.
+    * ``"balanced"``: the heads of a group alternate between the DPEs (its i-th head on DPE
+      i mod 2 for all three matmuls; when a group has an odd number of heads, its last head's
+      output row tiles alternate), and the CB^T row tiles alternate (even tiles DPE0); the
+      RVPE fetches the CB rows of either DPE.
 
     No split changes the bits (every output element is one DPE reduction). Cycles = max of
     the two DPEs' busy sums + start (read latency, B and C of the first chunk over the bus)
@@ -866,10 +867,10 @@ def pipessd_schedule(config=None, *, b=1, L, h, g, p, n, chunk=256, split="balan
         else:
             for side in (0, 1):
                 busy[side] += g * cb[side]
-            pairs = h // 2
+            pairs = (h // g) // 2  # per group
             for side in (0, 1):
-                busy[side] += pairs * (ydiag + state + yoff)
-            if h % 2:
+                busy[side] += g * pairs * (ydiag + state + yoff)
+            if (h // g) % 2:
                 halves = [0, 0]
                 for i, cycles in enumerate(ydiag_tiles):
                     halves[i % 2] += cycles
@@ -877,8 +878,8 @@ def pipessd_schedule(config=None, *, b=1, L, h, g, p, n, chunk=256, split="balan
                                    (_ceil(c, e.lanes), _ceil(p, e.dpus) * _ceil(n, e.mults))):
                     halves[0] += _ceil(tiles, 2) * per
                     halves[1] += (tiles // 2) * per
-                busy[0] += halves[0]
-                busy[1] += halves[1]
+                busy[0] += g * halves[0]
+                busy[1] += g * halves[1]
         tri = c * (c + 1) // 2
         rvpe_ops += h * (SSD_RVPE_MASK_OPS * tri + (SSD_RVPE_X_OPS + z * SSD_RVPE_Z_OPS) * c * p
                          + 6 * c)
