@@ -1,31 +1,52 @@
 """cocotb regressions of the decode read path's dequantizer (``rtl/kv``, ``unit = "dequantizer"``).
 
-``kv-decode`` (128 lanes, 64-byte bus: BFP8 and BFP4 chosen per tile, bf16 pass-through) on both
-simulators: edge-case, random and decode-sweep tiles in random formats with random stalls, and
-the throughput/latency check (the packed bus busy every cycle in every format). A 64-lane
-geometry on a 32-byte bus (two tile rows per beat, BFP8 only with bf16 gathered from four beats)
-runs on Icarus.
+Two tile rows per beat (64 lanes on a 32-byte bus, BFP8 and BFP4 chosen per tile, bf16
+gathered from four beats) and ``kv-decode`` itself (128 lanes = four tile rows per beat, 64-byte
+bus, bf16 from two beats); 32 lanes with bf16 from one beat. Each: edge-case, random and decode-sweep tiles in random formats
+with random stalls on both streams, then the throughput/latency check (the packed bus busy
+every cycle in every format). In the regression both run on Icarus (a build of seconds); on
+Verilator a build of these 64- and 128-decoder designs compiles for about two minutes, so the
+Verilator runs are marked ``slow`` (``-m slow``); ``hybridgen bench kvcodec --preset kv-decode``
+also runs kv-decode on Verilator, bit-exact.
 """
 
 import pytest
+
 
 from hybridgen.gen.elaborate import generate
 from hybridgen.verif import runner
 
 TB = "hybridgen.verif.kv.tb_dequantizer"
+TWO_ROWS = ("lanes=64", "bus_bytes=32")
 
 
-def test_kv_decode(sim):
-    """kv-decode: bit-exact with stalls, then bus-limited throughput and exact latencies."""
-    build = runner.build(generate("kv-decode"), sim)
+def _run(build, name, env):
     for testcase in ("stream", "throughput"):
-        runner.run(build, TB, testcase=testcase, name=f"kv-decode-{testcase}",
-                   env={"KV_TILES": "6", "KV_SWEEP_TILES": "6"})
+        runner.run(build, TB, testcase=testcase, name=f"{name}-{testcase}", env=env)
 
 
-def test_kv_64_lanes_icarus():
-    build = runner.build(generate("kv-decode", ("lanes=64", "bus_bytes=32", "format=bfp8")),
-                         "icarus")
-    for testcase in ("stream", "throughput"):
-        runner.run(build, TB, testcase=testcase, name=f"kv-l64b32-{testcase}",
-                   env={"KV_TILES": "3", "KV_SWEEP_TILES": "3", "KV_THROUGHPUT_TILES": "3"})
+SMALL = {"KV_TILES": "4", "KV_SWEEP_TILES": "4", "KV_THROUGHPUT_TILES": "3"}
+
+
+def test_two_rows_per_beat_icarus():
+    """64 lanes, 32-byte bus, BFP8/BFP4/bf16: bit-exact with stalls, bus-limited throughput."""
+    _run(runner.build(generate("kv-decode", TWO_ROWS), "icarus"), "kv-l64b32", SMALL)
+
+
+def test_kv_decode_icarus():
+    """kv-decode (128 lanes, 64-byte bus): the same."""
+    _run(runner.build(generate("kv-decode"), "icarus"), "kv-decode",
+         {"KV_TILES": "6", "KV_SWEEP_TILES": "6"})
+
+
+def test_one_row_bf16_per_beat_icarus():
+    """32 lanes, 64-byte bus (kv-hbm3's geometry) with bf16 pass-through: one packed beat per
+    value beat, so a bf16 tile right behind a BFP tile must wait for the tile store to drain."""
+    _run(runner.build(generate("kv-decode", ("lanes=32",)), "icarus"), "kv-l32b64", SMALL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [TWO_ROWS, ()], ids=["l64b32", "kv-decode"])
+def test_verilator(overrides):
+    _run(runner.build(generate("kv-decode", overrides), "verilator"), "kv-decode-verilator",
+         SMALL)

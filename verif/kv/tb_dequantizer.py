@@ -18,7 +18,7 @@ Tests
                 where the packed bus is the limit ``i`` accepts a beat every cycle (no bubble
                 at the exponent beats or between tiles), else ``o`` has no gap; latency 3 from
                 a BFP tile's last beat to its first value beat, 1 from the bf16 beat completing
-                a value beat to it.
+                a value beat to it. Then every format change back to back, no stalls.
 ``bench``       ``hybridgen bench kvcodec``: ``x`` from ``$HYBRIDGEN_BENCH_INPUTS`` packed by
                 the golden model in the formats of ``$KV_BENCH_FORMATS`` (comma-separated,
                 one per tile), no stalls; ``unpacked`` and cycle counts to
@@ -171,6 +171,20 @@ async def throughput(dut):
         rate = count * 1024 / (out[-1] - accepted[0] + 1)
         dut._log.info("%s: %d tiles, %.3f values/cycle (%s-limited), latency %d", fmt, count,
                       rate, "bus" if bus_limited else "lane", latency)
+    if len(bench.formats) > 1:
+        # format changes back to back, each tile arriving the cycle after the previous one's
+        # last beat (a bf16 tile behind a BFP tile waits for the tile store to drain)
+        formats = [bench.formats[0]] + [f for _ in range(2) for f in bench.formats[::-1]] \
+            + list(bench.formats)
+        packed = [kv_pack_tile(t, f) for t, f in zip(random_tiles(rng, len(formats)), formats)]
+        d0 = len(bench.sink.beats)
+        for tile, fmt in zip(packed, formats):
+            bench.source.send(bench.packed_in(tile, fmt))
+        value_beats = len(packed) * 1024 // lanes
+        await bench.harness.collect({bench.sink: d0 + value_beats}, latency=bench.latency,
+                                    timeout_cycles=8 * value_beats + 4000)
+        check_values(bench, bench.sink.beats[d0:], packed, formats)
+        dut._log.info("format changes %s bit-exact", "".join(f[-1] for f in formats))
 
 
 @cocotb.test()
