@@ -2,10 +2,13 @@
 
 The packed stream is written as it arrives into one half of a double-buffered tile store
 (exponent bytes and data bytes into two memories each, split by face column); a complete tile
-is read out row-major, ``lanes`` codes per cycle, and decoded exactly into bf16 by ``lanes``
-decoders (:func:`hybridgen.rtl.kv.bfp.decode_value`: leading-zero normalization, bf16 subnormals kept).
+is read out row-major, ``lanes`` codes per cycle (above 32 lanes ``lanes / 32`` whole tile rows
+per beat), and decoded exactly into bf16 by ``lanes`` decoders
+(:func:`hybridgen.rtl.kv.bfp.decode_value`: leading-zero normalization, bf16 subnormals kept).
+Optionally bf16 tiles (the third KV-cache format) pass through, gathered into value beats.
 
-Bit-exact model: :func:`hybridgen.golden.kvquant.bfp_unpack_tile_bf16_bits`.
+Bit-exact model: :func:`hybridgen.golden.kvquant.bfp_unpack_tile_bf16_bits` (all formats:
+:func:`hybridgen.golden.kvquant.kv_unpack_tile_bf16_bits`).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -32,8 +35,12 @@ class BfpDequantizer(wiring.Component):
     Input: packed tiles exactly as :class:`~hybridgen.rtl.kv.packer.BfpPacker` emits them (and as
     :func:`hybridgen.golden.kvquant.bfp_pack_tile` writes them), ``bus_bytes`` per beat. The unit frames
     tiles by counting beats (``tile bytes / bus_bytes`` per tile); ``i.payload.last`` is not
-    needed and ignored. With two formats, ``i.payload.bfp4`` on a tile's first beat selects the
-    format of the tile.
+    needed and ignored. With two BFP formats, ``i.payload.bfp4`` on a tile's first beat selects
+    the format of the tile; with ``"bf16"`` in the geometry's formats, ``i.payload.bf16`` on a
+    tile's first beat selects bf16 pass-through: the tile is its 1024 values row-major (2048
+    bytes), ``2 lanes / bus_bytes`` packed beats make one output beat, loaded into the output
+    register with the beat that completes it (latency 1). A bf16 tile is accepted once the
+    tile store has drained, so tiles leave in the order they came.
 
     Output: the tile's bf16 values, row-major, ``lanes`` per beat, ``last`` on the tile's final
     beat. Every datum is decoded exactly: ``(-1)^s * M * 2^(E - 127 - (mbits - 1))`` as a normal
@@ -42,7 +49,9 @@ class BfpDequantizer(wiring.Component):
     code's sign.
 
     Throughput: ``lanes`` values per cycle, tile after tile without a gap, when the packed bus
-    keeps up; otherwise the input is accepted every cycle (the bus is the limit). A complete
+    keeps up; otherwise the input is accepted every cycle (the bus is the limit), the exponent
+    beat(s) of a tile included. At 128 lanes on a 64-byte bus (``kv-decode``) the bus is the
+    limit for every format: 1024 / 17 BFP8, 1024 / 9 BFP4 and 32 bf16 values per cycle. A complete
     tile is held (its last face is needed for the first output row), double-buffered so the
     next tile streams in meanwhile. Latency: :attr:`latency`. Every stream tolerates arbitrary
     back-pressure and bubbles; tiles are never split, merged or reordered.
