@@ -87,7 +87,7 @@ def test_decode_width_dequantizer_config():
         (["bus_bytes=4"], "bus_bytes: must be at least lanes / 16 = 8 with 128 lanes, not 4"),
         (["lanes=16"],
          "bf16: bf16 pass-through needs 2 * lanes >= bus_bytes, not lanes 16 with bus_bytes 64"),
-        (["unit=codec", "lanes=32"],
+        (["lanes=32", "unit=codec"],
          "bf16: bf16 pass-through needs unit = 'dequantizer', not 'codec'"),
     ]:
         with pytest.raises(ConfigError) as info:
