@@ -59,13 +59,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kvquant import KV_TILE_BYTES, TILE, _unpack_tiles, kv_cache_tiles
+from .kvquant import KV_TILE_BYTES, TILE, _unpack_tiles, kv_cache_tiles, pack_kv_cache
 from .numerics import (bf16_to_fp32, dot_bf16_accumulate, fp32_add, fp32_exp, fp32_max,
                        fp32_mul, fp32_reciprocal, fp32_to_bf16, vector_rowmax, vector_rowsum)
 
 __all__ = ["decode_attention_bits", "combine_partials", "score_scale_bits", "error_bound",
            "quantization_bound", "decode_attention_bytes", "kv_bytes_ratio",
-           "dequantized_cache"]
+           "dequantized_cache", "decode_attention_case"]
 
 _NEG_INF = np.uint32(0xFF800000)
 _SIGN = np.uint32(0x80000000)
@@ -273,3 +273,34 @@ def decode_attention_bytes(b, hq, hkv, d, cache_lens, fmt):
 def kv_bytes_ratio(fmt="bfp8"):
     """KV bytes of bf16 over those of ``fmt`` (HMA-Serve's 1.88x for BFP8: 2048 / 1088)."""
     return KV_TILE_BYTES["bf16"] / KV_TILE_BYTES[fmt]
+
+
+#: bf16 patterns written past a cache length in test caches: NaN, +-inf, the largest finite
+_JUNK = np.array([0x7FC0, 0xFFC1, 0x7F80, 0xFF80, 0x7F7F], np.uint16)
+
+
+def decode_attention_case(rng, *, b, sk, hq, hkv, d, fmt, cache_lens=None, units=4, dot=8):
+    """A decode-attention problem with the npz keys of ``hybridgen bench decode-attn``
+    (issue 14): ``q`` [b, hq, d], ``k`` and ``v`` [b, sk, hkv, d] (bf16 bits before
+    quantization, standard normal values; NaN / inf / the largest bf16 at the positions past
+    each length), ``k_packed`` / ``v_packed`` [b, hkv, T, d / 32, tile bytes] (uint8, the bytes
+    in memory), ``cache_lens`` (int32 [b], default all ``sk``) and ``o`` [b, hq, d] (this
+    model, ``units`` and ``dot`` of the array)."""
+    lens = np.broadcast_to(np.asarray(sk if cache_lens is None else cache_lens, np.int32),
+                           (b,)).copy()
+    if np.any(lens < 0) or np.any(lens > sk):
+        raise ValueError(f"cache_lens must be in 0..{sk}, not {lens.tolist()}")
+
+    def bf16(shape):
+        x = rng.standard_normal(shape).astype(np.float32)
+        bits = x.view(np.uint32)
+        return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    q = bf16((b, hq, d))
+    k, v = bf16((b, sk, hkv, d)), bf16((b, sk, hkv, d))
+    for i, n in enumerate(lens):
+        k[i, n:] = rng.choice(_JUNK, k[i, n:].shape)
+        v[i, n:] = rng.choice(_JUNK, v[i, n:].shape)
+    k_packed, v_packed = pack_kv_cache(k, fmt), pack_kv_cache(v, fmt)
+    o = decode_attention_bits(q, k_packed, v_packed, lens, fmt, units=units, dot=dot)
+    return {"q": q, "k": k, "v": v, "k_packed": k_packed, "v_packed": v_packed,
+            "cache_lens": lens, "o": o}

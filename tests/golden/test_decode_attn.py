@@ -8,8 +8,8 @@ from ml_dtypes import bfloat16
 
 from hybridgen.golden.attention import decode_attention
 from hybridgen.golden.decode_attn import (combine_partials, decode_attention_bits,
-                                          decode_attention_bytes, error_bound, kv_bytes_ratio,
-                                          quantization_bound)
+                                          decode_attention_bytes, decode_attention_case,
+                                          error_bound, kv_bytes_ratio, quantization_bound)
 from hybridgen.golden.kvquant import (KV_FORMATS, kv_pack_tile, kv_unpack_tile_bf16_bits,
                                       pack_kv_cache, unpack_kv_cache_bf16_bits)
 
@@ -195,3 +195,18 @@ def test_bytes_moved_and_hma_serve_ratio():
     # tiles past a length are not read: lengths 33 and 0 read 2 + 0 position tiles
     assert decode_attention_bytes(2, 4, 2, 64, [33, 0], "bfp4") == 2 * 2 * 2 * 2 * 576 + 2048
     assert round(kv_bytes_ratio("bfp8"), 2) == 1.88 and kv_bytes_ratio("bfp4") == 2048 / 576
+
+
+@pytest.mark.parametrize("fmt", KV_FORMATS)
+def test_bench_case_keys(fmt, rng):
+    case = decode_attention_case(rng, b=2, sk=40, hq=4, hkv=2, d=64, fmt=fmt,
+                                 cache_lens=[40, 9])
+    assert case["q"].shape == (2, 4, 64) and case["k"].shape == (2, 40, 2, 64)
+    assert case["k_packed"].shape == (2, 2, 2, 2, {"bfp8": 1088, "bfp4": 576,
+                                                   "bf16": 2048}[fmt])
+    assert case["cache_lens"].dtype == np.int32 and case["cache_lens"].tolist() == [40, 9]
+    assert not np.all(np.isfinite(_f64(case["k"][1, 9:])))       # junk past the length
+    assert np.array_equal(case["k_packed"], pack_kv_cache(case["k"], fmt))
+    assert np.array_equal(case["o"], decode_attention_bits(
+        case["q"], case["k_packed"], case["v_packed"], case["cache_lens"], fmt))
+    assert np.all(np.isfinite(_f64(case["o"])))
