@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """cocotb regression of ``rtl/kv/feeder.py`` (the dequantizer-fed QK front end) on both
 simulators: 32 lanes on a 64-byte bus, BFP8 / BFP4 / bf16 per tile, dot 8, two q heads per kv
 head, two dim tiles per group (d = 64). Marked ``slow``: the design is converted from the
