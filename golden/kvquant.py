@@ -43,6 +43,20 @@ padding. For a row-major matrix whose rows are split into 32-column tiles, quant
 last axis gives exactly the values of :func:`bfp_pack_tile` on each tile (a face row is 16
 consecutive elements of one tile row).
 
+KV-cache layout (the decode array's memory image; issue 14)
+---------------------------------------------------------------
+A cache ``[b, sk, hkv, d]`` of bf16 bit patterns (``d`` a multiple of 32) is stored as tiles of
+32 positions x 32 dims of one (batch, kv head), :func:`pack_kv_cache` ->
+``uint8 [b, hkv, T, d / 32, tile bytes]`` with ``T = ceil(sk / 32)``: tiles ordered (batch, kv
+head, position tile, dim tile), each tile row one position (so a BFP face row, which shares one
+exponent, is 16 dims of one token), the positions ``sk .. 32 T - 1`` of the last position tile
+zero (+0). Tile bytes per format (:data:`KV_TILE_BYTES`): BFP8 1088 and BFP4 576 as above; bf16
+2048, the 1024 values row-major, two bytes each, little-endian (what ``rtl/kv``'s dequantizer
+passes through). :func:`unpack_kv_cache_bf16_bits` is the exact inverse for bf16 and the
+dequantized cache (exactly what the RTL dequantizer returns) for BFP8 / BFP4. A position's
+values depend only on its own two face rows, so whatever a position past a cache length holds
+(NaN, inf) changes no other position's dequantized value.
+
 MX formats (values level only)
 ------------------------------
 :func:`mx_quantize` follows ``microsoft/microxcaling`` ``quantize_mx_op`` with block size 32 along
@@ -77,6 +91,8 @@ __all__ = [
     "bfp_pack_tile", "bfp_unpack_tile", "bfp_unpack_tile_bf16_bits", "bfp_quantize",
     "bfp_dequantize", "bfp_dequantize_bf16_bits", "bfp_roundtrip", "to_fp32_bits",
     "bf16_bits_to_float32", "mx_quantize", "MX_FORMATS",
+    "KV_FORMATS", "KV_TILE_BYTES", "kv_pack_tile", "kv_unpack_tile_bf16_bits", "kv_cache_tiles",
+    "pack_kv_cache", "unpack_kv_cache_bf16_bits", "kv_cache_bytes",
 ]
 
 BLOCK = 16
@@ -253,6 +269,106 @@ def bfp_unpack_tile_bf16_bits(buf, fmt="bfp8"):
 def bfp_unpack_tile(buf, fmt="bfp8"):
     """Unpack a BFP tile into float32, shape (32, 32) row-major (exact)."""
     return bf16_bits_to_float32(bfp_unpack_tile_bf16_bits(buf, fmt))
+
+
+#: The KV-cache formats of the decode array: BFP8_b, BFP4_b, bf16 (uncompressed).
+KV_FORMATS = ("bfp8", "bfp4", "bf16")
+#: Bytes of one 32 x 32 KV tile per format.
+KV_TILE_BYTES = {"bfp8": 64 + 1024, "bfp4": 64 + 512, "bf16": 2 * TILE * TILE}
+
+
+def _kv_format(fmt):
+    if fmt not in KV_FORMATS:
+        raise ValueError(f"fmt must be one of 'bfp8', 'bfp4', 'bf16', not {fmt!r}")
+    return fmt
+
+
+def _pack_tiles(bits, fmt):
+    """uint16 bf16 tiles [..., 32, 32] (row-major) -> uint8 [..., tile bytes] (vectorized
+    :func:`kv_pack_tile`)."""
+    bits = np.asarray(bits, np.uint16)
+    lead = bits.shape[:-2]
+    if fmt == "bf16":
+        return np.ascontiguousarray(bits, "<u2").view(np.uint8).reshape(lead + (2048,))
+    rows = bits.reshape(lead + (2, 16, 2, 16)).swapaxes(-3, -2).reshape(lead + (64, 16))
+    E, codes = bfp_encode_blocks(rows.astype(np.uint32) << 16, fmt)
+    data = codes.reshape(lead + (1024,))
+    if fmt == "bfp4":
+        data = (data[..., 0::2] | (data[..., 1::2] << 4)).astype(np.uint8)
+    return np.concatenate([E, data], axis=-1)
+
+
+def _unpack_tiles(packed, fmt):
+    """uint8 [..., tile bytes] -> uint16 bf16 tiles [..., 32, 32] (vectorized
+    :func:`kv_unpack_tile_bf16_bits`)."""
+    packed = np.asarray(packed, np.uint8)
+    lead = packed.shape[:-1]
+    if packed.shape[-1:] != (KV_TILE_BYTES[fmt],):
+        raise ValueError(f"{fmt} tiles must have {KV_TILE_BYTES[fmt]} bytes on the last axis, "
+                         f"not shape {packed.shape}")
+    if fmt == "bf16":
+        return np.ascontiguousarray(packed).view("<u2").astype(np.uint16).reshape(lead + (32, 32))
+    E, data = packed[..., :64], packed[..., 64:]
+    if fmt == "bfp4":
+        data = np.stack([data & 0xF, data >> 4], axis=-1).reshape(lead + (1024,))
+    values = bfp_decode_blocks_bf16_bits(E, data.reshape(lead + (64, 16)), fmt)
+    return values.reshape(lead + (2, 2, 16, 16)).swapaxes(-3, -2).reshape(lead + (32, 32))
+
+
+def kv_pack_tile(bits, fmt):
+    """One 32 x 32 tile of bf16 bit patterns (uint16, row-major) as the bytes of ``fmt``:
+    :func:`bfp_pack_tile` for BFP8 / BFP4, the values little-endian for bf16."""
+    bits = np.asarray(bits)
+    if bits.dtype != np.uint16 or bits.shape != (TILE, TILE):
+        raise ValueError(f"tile must be uint16 bf16 bits of shape (32, 32), not {bits.dtype} "
+                         f"{bits.shape}")
+    return _pack_tiles(bits, _kv_format(fmt)).tobytes()
+
+
+def kv_unpack_tile_bf16_bits(buf, fmt):
+    """The bf16 bit patterns (uint16 (32, 32)) of a tile of ``fmt`` (exact)."""
+    return _unpack_tiles(np.frombuffer(bytes(buf), np.uint8), _kv_format(fmt))
+
+
+def kv_cache_tiles(sk):
+    """Position tiles of a cache of ``sk`` positions: ``ceil(sk / 32)``."""
+    return -(-int(sk) // TILE)
+
+
+def pack_kv_cache(cache, fmt):
+    """The memory image of a K or V cache: uint16 bf16 bits [b, sk, hkv, d] -> uint8
+    [b, hkv, T, d / 32, tile bytes] (module docstring: tile order, zero-padded tail)."""
+    fmt = _kv_format(fmt)
+    cache = np.asarray(cache)
+    if cache.dtype != np.uint16 or cache.ndim != 4:
+        raise ValueError(f"cache must be uint16 bf16 bits [b, sk, hkv, d], not {cache.dtype} "
+                         f"{cache.shape}")
+    b, sk, hkv, d = cache.shape
+    if d % TILE or d < TILE:
+        raise ValueError(f"d must be a positive multiple of 32, not {d}")
+    T = kv_cache_tiles(sk)
+    x = np.pad(cache, [(0, 0), (0, T * TILE - sk), (0, 0), (0, 0)])
+    x = x.reshape(b, T, TILE, hkv, d // TILE, TILE).transpose(0, 3, 1, 4, 2, 5)
+    return _pack_tiles(x, fmt)
+
+
+def unpack_kv_cache_bf16_bits(packed, fmt, sk):
+    """Inverse of :func:`pack_kv_cache`: uint8 [b, hkv, T, d / 32, tile bytes] -> uint16
+    [b, sk, hkv, d] (the dequantized values for BFP; the padding positions dropped)."""
+    fmt = _kv_format(fmt)
+    packed = np.asarray(packed, np.uint8)
+    if packed.ndim != 5 or packed.shape[2] != kv_cache_tiles(sk):
+        raise ValueError(f"packed must be [b, hkv, ceil(sk / 32), d / 32, tile bytes] for sk "
+                         f"{sk}, not {packed.shape}")
+    b, hkv, T, D, _ = packed.shape
+    x = _unpack_tiles(packed, fmt)                          # [b, hkv, T, D, 32 pos, 32 dim]
+    x = x.transpose(0, 2, 4, 1, 3, 5).reshape(b, T * TILE, hkv, D * TILE)
+    return np.ascontiguousarray(x[:, :sk])
+
+
+def kv_cache_bytes(b, sk, hkv, d, fmt):
+    """Bytes of one packed K (or V) cache: ``b hkv ceil(sk / 32) (d / 32)`` tiles."""
+    return b * hkv * kv_cache_tiles(sk) * (d // TILE) * KV_TILE_BYTES[_kv_format(fmt)]
 
 
 class BFPArray(NamedTuple):

@@ -4,7 +4,9 @@
 * :mod:`hybridgen.rtl.kv.layouts` - stream payloads and the packed-stream framing,
 * :mod:`hybridgen.rtl.kv.packer` - :class:`BfpPacker`,
 * :mod:`hybridgen.rtl.kv.dequantizer` - :class:`BfpDequantizer`,
-* :mod:`hybridgen.rtl.kv.codec` - :class:`KvCodec`, both units in one top.
+* :mod:`hybridgen.rtl.kv.codec` - :class:`KvCodec`, both units in one top,
+* :mod:`hybridgen.rtl.kv.feeder` - :class:`~hybridgen.rtl.kv.feeder.KvScoreFeeder`, the
+  dequantizer-fed front end of the decode-attention QK lanes.
 
 Byte format: docs/bfp.md; bit-exact model: :mod:`hybridgen.golden.kvquant`.
 """

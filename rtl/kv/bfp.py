@@ -24,14 +24,16 @@ from amaranth.hdl import Cat, Const, Mux, Signal, Value, unsigned
 from amaranth.lib.memory import Memory
 from amaranth.utils import exact_log2
 
-__all__ = ["TILE_BYTES", "DATA_BYTES", "TileGeometry", "ExponentMemory", "effective_exponent",
+__all__ = ["TILE_BYTES", "DATA_BYTES", "BFP_FORMATS", "TileGeometry", "ExponentMemory", "effective_exponent",
            "max_tree", "encode_value", "decode_value", "widen_bfp4_code", "select_by_format",
            "constant_by_format"]
 
-#: Bytes of one packed 32x32 tile: 64 exponents + data.
-TILE_BYTES = {"bfp8": 64 + 1024, "bfp4": 64 + 512}
+#: Bytes of one packed 32x32 tile: 64 exponents + data (bf16: the 32 x 32 values, row-major).
+TILE_BYTES = {"bfp8": 64 + 1024, "bfp4": 64 + 512, "bf16": 2048}
 #: Data bytes of one tile (after the 64 exponent bytes).
 DATA_BYTES = {"bfp8": 1024, "bfp4": 512}
+#: The block floating point formats (the ones with exponents, codes and a tile store).
+BFP_FORMATS = ("bfp8", "bfp4")
 
 
 class TileGeometry:
@@ -44,34 +46,59 @@ class TileGeometry:
     touches one bank per face row segment, the bus side (bytes, face by face) one bank per beat,
     since a beat (``bus_bytes <= 64``) never straddles two faces (256 resp. 128 bytes).
 
+    Above 32 lanes a value-side beat is ``rows = lanes / 32`` whole tile rows (2 or 4): the
+    ``rows`` consecutive face row segments of each bank are contiguous bank bytes (``16 rows``
+    BFP8, ``8 rows`` BFP4, row-aligned), so one bank word of ``max(16 rows, bus_bytes)`` bytes
+    holds them and a beat still reads one word per bank and ``rows`` exponents per bank.
+
     Parameters
     ----------
     lanes : int
-        bf16 values per beat on the value side (power of two, 2..32).
+        bf16 values per beat on the value side (power of two, 2..128; above 32 the packed bus
+        must be at least ``lanes / 16`` bytes and the geometry serves the dequantizer only).
     bus_bytes : int
         Bytes per beat on the packed side (power of two, 1..64; divides both tile sizes).
     formats : tuple of str
-        ``("bfp8",)``, ``("bfp4",)`` or ``("bfp8", "bfp4")`` (run-time selectable).
+        A non-empty subset of ``("bfp8", "bfp4", "bf16")`` in this order, holding at least one
+        BFP format; with two BFP formats the BFP format is chosen per tile at run time, and
+        with ``"bf16"`` and another format bf16 pass-through is too (dequantizer only; needs
+        ``2 * lanes >= bus_bytes``).
     """
 
     def __init__(self, *, lanes, bus_bytes, formats):
-        if lanes not in (2, 4, 8, 16, 32):
-            raise ValueError(f"lanes must be a power of two in 2..32, not {lanes!r}")
+        if lanes not in (2, 4, 8, 16, 32, 64, 128):
+            raise ValueError(f"lanes must be a power of two in 2..128, not {lanes!r}")
         if bus_bytes not in (1, 2, 4, 8, 16, 32, 64):
             raise ValueError(f"bus_bytes must be a power of two in 1..64, not {bus_bytes!r}")
-        if not formats or any(f not in TILE_BYTES for f in formats):
-            raise ValueError(f"formats must be a tuple of 'bfp8'/'bfp4', not {formats!r}")
+        formats = tuple(formats) if formats else ()
+        if (not formats or any(f not in TILE_BYTES for f in formats)
+                or formats != tuple(f for f in TILE_BYTES if f in formats)
+                or not any(f in BFP_FORMATS for f in formats)):
+            raise ValueError(f"formats must be a subset of ('bfp8', 'bfp4', 'bf16') in that order "
+                             f"with at least one BFP format, not {formats!r}")
+        if lanes > 32 and bus_bytes < lanes // 16:
+            raise ValueError(f"bus_bytes must be at least lanes / 16 = {lanes // 16} above 32 "
+                             f"lanes, not {bus_bytes!r}")
+        if "bf16" in formats and 2 * lanes < bus_bytes:
+            raise ValueError(f"bf16 pass-through needs 2 * lanes >= bus_bytes, not lanes "
+                             f"{lanes} with bus_bytes {bus_bytes}")
         self.lanes = lanes
         self.bus_bytes = bus_bytes
-        self.formats = tuple(formats)
+        self.formats = formats
+        #: the BFP formats of ``formats`` (bf16 pass-through excluded)
+        self.bfp_formats = tuple(f for f in formats if f in BFP_FORMATS)
         #: values of one face row segment per beat (one bank); 16 when lanes >= 16
         self.face_lanes = min(lanes, 16)
-        #: face row segments (= banks touched) per value-side beat: 2 for 32 lanes, else 1
-        self.halves = lanes // self.face_lanes
+        #: face row segments (= banks touched) per tile row of a value-side beat: 2 from 32 lanes
+        self.halves = min(lanes // self.face_lanes, 2)
+        #: tile rows per value-side beat (1 up to 32 lanes, then 2 or 4)
+        self.rows = max(1, lanes // 32)
+        #: values per bank per value-side beat
+        self.bank_lanes = self.face_lanes * self.rows
         #: face rows per value-side beat is halves; beats per face row is rows_beats (L < 16)
         self.row_beats = 16 // self.face_lanes
         #: bytes of one memory word
-        self.word_bytes = max(self.face_lanes, bus_bytes)
+        self.word_bytes = max(self.bank_lanes, bus_bytes)
         #: words per bank (two tiles of 512 bytes each per bank)
         self.bank_depth = 2 * 512 // self.word_bytes
         #: value-side beats per tile
@@ -81,8 +108,19 @@ class TileGeometry:
 
     @property
     def runtime_format(self):
-        """True when the format is chosen per tile at run time."""
-        return len(self.formats) == 2
+        """True when the BFP format (BFP8 or BFP4) is chosen per tile at run time."""
+        return len(self.bfp_formats) == 2
+
+    @property
+    def runtime_bf16(self):
+        """True when bf16 pass-through is chosen per tile at run time (``bf16`` and a BFP
+        format)."""
+        return "bf16" in self.formats
+
+    @property
+    def bf16_gather(self):
+        """Packed beats of bf16 pass-through per value-side beat (``2 lanes / bus_bytes``)."""
+        return 2 * self.lanes // self.bus_bytes
 
     def data_beats(self, fmt):
         return DATA_BYTES[fmt] // self.bus_bytes
@@ -96,8 +134,8 @@ class TileGeometry:
         return max(self.tile_beats(f) for f in self.formats)
 
     def lane_bytes(self, fmt):
-        """Bytes of one face row segment (one bank, one value-side beat)."""
-        return self.face_lanes if fmt == "bfp8" else self.face_lanes // 2
+        """Bytes of one bank of one value-side beat (``rows`` face row segments)."""
+        return self.bank_lanes if fmt == "bfp8" else self.bank_lanes // 2
 
     @property
     def tile_words(self):
@@ -141,14 +179,14 @@ def select_by_format(geometry, bfp4, values):
     """
     if geometry.runtime_format:
         return Mux(bfp4, values["bfp4"], values["bfp8"])
-    return values[geometry.formats[0]]
+    return values[geometry.bfp_formats[0]]
 
 
 def constant_by_format(geometry, bfp4, function):
     """:func:`select_by_format` of the 11-bit constants ``function(fmt)`` (e.g. a beat count of
     a tile, which is below 2^11 for every format and bus width)."""
     return select_by_format(geometry, bfp4,
-                            {f: Const(function(f), 11) for f in geometry.formats})
+                            {f: Const(function(f), 11) for f in geometry.bfp_formats})
 
 
 def _net(m, value, name):
@@ -300,11 +338,14 @@ class ExponentMemory:
             m.d.comb += [port.addr.eq(word), port.en.eq(en)]
         return offset
 
-    def read_byte_data(self, bank, offset):
+    def read_byte_data(self, bank, offset, count=1):
         """The byte read from ``bank`` (int) at in-word ``offset`` (Value), one cycle after
-        :meth:`read_byte_address`."""
+        :meth:`read_byte_address`; with ``count`` > 1 (a power of two, ``offset`` a multiple of
+        it) the ``count`` bytes from ``offset`` on, the lowest first."""
         data = self.read_ports[bank].data
-        return data.word_select(offset, 8) if self.word > 1 else data
+        if self.word == count:
+            return data
+        return data.word_select(offset >> exact_log2(count), 8 * count)
 
     # -- packed side: one beat of ``bus_bytes`` bytes --------------------------------------------
     def _beat_location(self, buffer, k):

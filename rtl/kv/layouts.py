@@ -14,6 +14,9 @@ Packed side (``bus_bytes`` bytes per beat; byte ``k`` of the beat at bits ``8k..
   ``tile bytes / bus_bytes`` beats (1088 = 17 * 64 and 576 = 9 * 64, and ``bus_bytes`` is a
   power of two <= 64), so every beat is full and a tile always starts on a new beat: the
   framing of an AXI4-Stream link with ``TLAST`` per tile and no ``TKEEP``.
+  With bf16 pass-through configured (dequantizer only) the field ``bf16``, constant over a
+  tile, selects it (``bfp4`` is then ignored); a bf16 tile is its 1024 values row-major, two
+  bytes each, little-endian: ``2048 / bus_bytes`` beats.
 """
 
 from amaranth.hdl import unsigned
@@ -38,11 +41,14 @@ def packed_layout(geometry):
     fields = {"data": data.ArrayLayout(unsigned(8), geometry.bus_bytes), "last": unsigned(1)}
     if geometry.runtime_format:
         fields["bfp4"] = unsigned(1)
+    if geometry.runtime_bf16:
+        fields["bf16"] = unsigned(1)
     return data.StructLayout(fields)
 
 
 def format_of(geometry, bfp4):
-    """``bfp4`` (a 1-bit Value) when the format is chosen at run time, else a Python bool."""
+    """``bfp4`` (a 1-bit Value) when the BFP format is chosen at run time, else a Python
+    bool."""
     if geometry.runtime_format:
         return bfp4
-    return geometry.formats == ("bfp4",)
+    return geometry.bfp_formats == ("bfp4",)

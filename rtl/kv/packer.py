@@ -408,6 +408,9 @@ class BfpPacker(wiring.Component):
     def __init__(self, geometry):
         if not isinstance(geometry, TileGeometry):
             raise TypeError(f"geometry must be a TileGeometry, not {geometry!r}")
+        if geometry.lanes > 32 or "bf16" in geometry.formats:
+            raise ValueError(f"the packer takes at most 32 lanes and BFP formats only, not "
+                             f"lanes {geometry.lanes} with formats {geometry.formats!r}")
         self._geometry = geometry
         super().__init__({"i": In(stream.Signature(values_in_layout(geometry))),
                           "o": Out(stream.Signature(packed_layout(geometry)))})

@@ -71,3 +71,34 @@ def test_runtime_format_sideband_and_layout():
     assert packed["data"]["width"] == 128 and {"last", "bfp4"} <= packed.keys()
     assert ports["packer_o__payload"] == ports["dequantizer_i__payload"] | {
         "name": "packer_o__payload", "direction": "output"}
+
+
+def test_decode_width_dequantizer_config():
+    """64 / 128 lanes and bf16 pass-through for the dequantizer alone; the other units keep 32."""
+    _, decode = resolve("kv-decode")
+    assert (decode.lanes, decode.bus_bytes, decode.unit) == (128, 64, "dequantizer")
+    assert decode.formats == ("bfp8", "bfp4", "bf16")
+    assert decode.packed_beats_per_tile == {"bfp8": 17, "bfp4": 9, "bf16": 32}
+    assert decode.peak_values_per_cycle == {"bfp8": 60.235294, "bfp4": 113.777778, "bf16": 32}
+    assert decode.override(["lanes=64", "bus_bytes=32"]).value_beats_per_tile == 16
+    for assignment, message in [
+        (["lanes=256"], "lanes: must be an integer in 2..128, not 256"),
+        (["lanes=96"], "lanes: must be a power of two in 2..128, not 96"),
+        (["bus_bytes=4"], "bus_bytes: must be at least lanes / 16 = 8 with 128 lanes, not 4"),
+        (["lanes=16"],
+         "bf16: bf16 pass-through needs 2 * lanes >= bus_bytes, not lanes 16 with bus_bytes 64"),
+        (["lanes=32", "unit=codec"],
+         "bf16: bf16 pass-through needs unit = 'dequantizer', not 'codec'"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            decode.override(assignment)
+        assert str(info.value) == message
+    with pytest.raises(ValueError, match="packer takes at most 32 lanes"):
+        from hybridgen.rtl.kv import BfpPacker
+        BfpPacker(TileGeometry(lanes=64, bus_bytes=64, formats=("bfp8",)))
+    with pytest.raises(ValueError, match="at least one BFP format"):
+        TileGeometry(lanes=32, bus_bytes=64, formats=("bf16",))
+    design = generate("kv-decode")
+    fields = {p["name"]: {f["name"] for f in p["fields"]} for p in design.sidecar["ports"]
+              if "fields" in p}
+    assert fields["i__payload"] == {"data", "last", "bfp4", "bf16"}
