@@ -490,13 +490,15 @@ class _DelayedResponses:
 
 def _half_duplex_pattern(read_channel, stalls):
     """Per-cycle pause flags of the W channel: paused when the random ``stalls`` say so, or
-    when the R channel moved a beat in the previous cycle and has more to send (reads first;
-    a W beat still goes through when the DUT does not take R data, so a DUT that waits for
-    its writes before reading on never deadlocks)."""
+    while the R channel has data to send (a beat offered or queued: reads first), unless the
+    R beat offered in the previous cycle was not taken (so a DUT that must write before it
+    takes more read data never deadlocks)."""
     bus = read_channel.bus
     for stall in stalls:
-        moved = _bit(bus.rvalid) == 1 and _bit(bus.rready) == 1
-        yield stall or (moved and not read_channel.queue.empty())
+        valid = _bit(bus.rvalid) == 1
+        blocked = valid and _bit(bus.rready) != 1
+        pending = valid or not read_channel.queue.empty()
+        yield stall or (pending and not blocked)
 
 
 def _never():
@@ -544,9 +546,10 @@ class AxiMemory:
         Extra cycles between a write burst's last W beat and its B response (pipelined).
     half_duplex : bool
         The port moves at most one data beat per cycle, R and W together (an HBM
-        pseudo-channel): the W channel pauses in a cycle after an R beat moved while more R
-        data is queued (reads first; ``AxiChecker.duplex_cycles`` counts cycles in which a
-        beat moved on both, which this rule keeps rare but does not forbid).
+        pseudo-channel): the W channel pauses while R data is offered or queued (reads first)
+        unless the DUT did not take the R beat offered in the previous cycle;
+        ``AxiChecker.duplex_cycles`` counts cycles in which a beat moved on both, which this
+        rule keeps rare but does not forbid.
     rng : numpy.random.Generator, optional
         Source of the stalls; default seeded from ``cocotb.RANDOM_SEED``.
     checker : AxiChecker, optional
