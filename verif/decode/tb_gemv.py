@@ -209,8 +209,9 @@ async def errors(dut):
 async def reset(dut):
     bench = await GemvBench.started(dut, stall=0.1, axi_stall=0.1, latency=3)
     g, rng = bench.geometry, bench.rng
-    first = GemvJob(random_bf16(rng, (g.max_batch, 4 * g.values + 1)),
-                    random_bf16(rng, (4 * g.values + 1, 4 * g.channels * g.interleave + 1)))
+    # long enough (several groups per channel) that the reset surely interrupts it
+    first = GemvJob(random_bf16(rng, (g.max_batch, 6 * g.values + 1)),
+                    random_bf16(rng, (6 * g.values + 1, 6 * g.channels * g.interleave + 1)))
     bench.place([first])
     bench.desc.send([first.descriptor(bench.desc_fields)])
     await bench.harness.wait_until(lambda: bool(bench.desc.accepted), timeout_cycles=1000)
