@@ -24,8 +24,9 @@ from .mac import MacKernel
 from .gemm import GemmKernel
 from .kvcodec import KvCodecKernel
 from .vector import SfuKernel, VectorKernel
+from .gemv import GemvKernel
 
 KERNELS = {kernel.name: kernel for kernel in (MacKernel(), GemmKernel(), SfuKernel(), VectorKernel(),
-                                              KvCodecKernel())}
+                                              KvCodecKernel(), GemvKernel())}
 
 __all__ = ["KERNELS", "Kernel", "run_bench"]

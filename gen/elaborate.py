@@ -219,6 +219,9 @@ def _generate(preset, config, preset_name, overrides, top):
         design.sidecar["register_maps"] = maps
         design.extra_files = {"_regs.json": json.dumps({"top": top, **maps}, indent=2) + "\n",
                               "_regs.h": c_header(top, maps)}
+    if hasattr(config, "extra_files"):
+        # block-specific files beside the register map (e.g. the channel layout of tensors)
+        design.extra_files.update(config.extra_files())
     return design
 
 

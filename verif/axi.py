@@ -159,8 +159,8 @@ class AxiChecker:
     ``bytes_read``, ``bytes_written`` (sum over beats of ``2**size`` of their burst; the bytes of
     W beats that precede their AW are added when the AW is accepted), ``outstanding_reads``
     (AR accepted minus R bursts finished by ``rlast``), ``outstanding_writes`` (AW accepted minus
-    B accepted), ``max_outstanding_reads``, ``max_outstanding_writes``; ``cycle`` counts the
-    sampled clock edges.
+    B accepted), ``max_outstanding_reads``, ``max_outstanding_writes``, ``duplex_cycles`` (an R
+    and a W beat moved in the same cycle); ``cycle`` counts the sampled clock edges.
 
     Parameters
     ----------
@@ -208,6 +208,7 @@ class AxiChecker:
         self.read_beats = self.write_beats = 0
         self.bytes_read = self.bytes_written = 0
         self.max_outstanding_reads = self.max_outstanding_writes = 0
+        self.duplex_cycles = 0
         self._clear_flight()
 
     def _clear_flight(self):
@@ -263,7 +264,7 @@ class AxiChecker:
         """The statistics as a dict."""
         names = ("cycle", "read_bursts", "write_bursts", "read_beats", "write_beats",
                  "bytes_read", "bytes_written", "max_outstanding_reads",
-                 "max_outstanding_writes")
+                 "max_outstanding_writes", "duplex_cycles")
         return {name: getattr(self, name) for name in names}
 
     # -- monitor -----------------------------------------------------------------------------
@@ -291,6 +292,9 @@ class AxiChecker:
         if _bit(self.reset) != 0:
             self._clear_flight()
             return
+        if all(_bit(h) == 1 for h in (self._r.valid, self._r.ready, self._w.valid,
+                                          self._w.ready)):
+            self.duplex_cycles += 1
         for channel in self._channels:
             valid = _bit(channel.valid)
             if valid is None:
@@ -451,6 +455,57 @@ class _DelayedRequests:
         self.sink.clear()
 
 
+class _DelayedResponses:
+    """Stands between the RAM's write engine and its B source to add a fixed write latency:
+    every B response is offered ``latency`` cycles after the write engine produced it (after
+    the burst's last W beat); responses are pipelined (any number wait at once)."""
+
+    def __init__(self, source, clock, latency):
+        self.source = source
+        self._clock = clock
+        self._latency = latency
+        self._waiting = deque()
+        self._cycle = 0
+        self._tasks = [cocotb.start_soon(self._count())]
+
+    def __getattr__(self, name):  # everything else (bus, clear, _transaction_obj) as before
+        return getattr(self.source, name)
+
+    async def _count(self):
+        edge = RisingEdge(self._clock)
+        while True:
+            await edge
+            self._cycle += 1
+            while (self._waiting and self._waiting[0][0] <= self._cycle
+                   and not self.source.full()):
+                self.source.send_nowait(self._waiting.popleft()[1])
+
+    async def send(self, response):
+        self._waiting.append((self._cycle + self._latency, response))
+
+    def clear(self):
+        self._waiting.clear()
+        self.source.clear()
+
+
+def _half_duplex_pattern(read_channel, stalls):
+    """Per-cycle pause flags of the W channel: paused when the random ``stalls`` say so, or
+    while the R channel has data to send (a beat offered or queued: reads first), unless the
+    R beat offered in the previous cycle was not taken (so a DUT that must write before it
+    takes more read data never deadlocks)."""
+    bus = read_channel.bus
+    for stall in stalls:
+        valid = _bit(bus.rvalid) == 1
+        blocked = valid and _bit(bus.rready) != 1
+        pending = valid or not read_channel.queue.empty()
+        yield stall or (pending and not blocked)
+
+
+def _never():
+    while True:
+        yield False
+
+
 def _stall_pattern(rng, probability):
     """Infinite per-cycle pause flags: True with ``probability`` (drawn in blocks of 1024)."""
     for _ in itertools.count():
@@ -487,6 +542,14 @@ class AxiMemory:
         to the RAM's read engine. 0 (the default) adds nothing.
     read_depth : int
         How many accepted read requests may wait out their latency at once.
+    write_latency : int
+        Extra cycles between a write burst's last W beat and its B response (pipelined).
+    half_duplex : bool
+        The port moves at most one data beat per cycle, R and W together (an HBM
+        pseudo-channel): the W channel pauses while R data is offered or queued (reads first)
+        unless the DUT did not take the R beat offered in the previous cycle;
+        ``AxiChecker.duplex_cycles`` counts cycles in which a beat moved on both, which this
+        rule keeps rare but does not forbid.
     rng : numpy.random.Generator, optional
         Source of the stalls; default seeded from ``cocotb.RANDOM_SEED``.
     checker : AxiChecker, optional
@@ -502,7 +565,8 @@ class AxiMemory:
     """
 
     def __init__(self, dut, prefix="m_axi", size=1 << 20, *, clock=None, reset=None,
-                 latency_stall=0.0, read_latency=0, read_depth=8, rng=None, checker=None):
+                 latency_stall=0.0, read_latency=0, read_depth=8, write_latency=0,
+                 half_duplex=False, rng=None, checker=None):
         from cocotbext.axi import AxiRam
 
         if not 0.0 <= latency_stall < 1.0:
@@ -524,8 +588,14 @@ class AxiMemory:
         if latency_stall > 0:
             if rng is None:
                 rng = np.random.default_rng(cocotb.RANDOM_SEED)
-            for channel in channels.values():
-                channel.set_pause_generator(_stall_pattern(rng, latency_stall))
+            for name, channel in channels.items():
+                if not (half_duplex and name == "w"):
+                    channel.set_pause_generator(_stall_pattern(rng, latency_stall))
+        if half_duplex:
+            stalls = _stall_pattern(rng, latency_stall) if latency_stall > 0 else _never()
+            channels["w"].set_pause_generator(_half_duplex_pattern(channels["r"], stalls))
+        if write_latency > 0:
+            self.ram.write_if.b_channel = _DelayedResponses(channels["b"], clock, write_latency)
         if read_latency > 0:
             self.ram.read_if.ar_channel = _DelayedRequests(channels["ar"], clock, read_latency,
                                                            read_depth)

@@ -1,0 +1,161 @@
+"""Configuration of the decode array (``rtl/decode``): vector lanes fed by several HBM channels."""
+
+from dataclasses import dataclass
+
+from hybridgen.rtl.decode import DecodeArray, DecodeGeometry
+from hybridgen.rtl.decode.layouts import (DESCRIPTOR_DOCS, completion_layout, counter_docs,
+                                          descriptor_layout)
+
+from ..config import Config, param
+from ..errors import ConfigError
+from ..regmap import register_map
+
+__all__ = ["DecodeConfig", "KV_FORMATS"]
+
+KV_FORMATS = ("bfp8", "bfp4", "bf16")
+
+
+@dataclass(frozen=True)
+class DecodeConfig(Config):
+    """``units`` vector units of ``width`` lanes (each lane a ``dot``-wide bf16 dot product and
+    an fp32 accumulator), ``channels`` AXI4 ports of ``bus_bits``, an activation buffer and a
+    descriptor-driven controller (:class:`hybridgen.rtl.decode.DecodeArray`).
+
+    Each channel feeds ``max_batch`` lanes with one beat of W per cycle, so ``dot`` is the
+    beat's bf16 values (``bus_bits / 16``) and ``units * width = channels * max_batch``.
+    Peak MACs/cycle = units * width * dot; peak bytes/cycle = channels * bus_bits / 8.
+    """
+
+    block = "decode"
+    area_groups = {"vector units (lanes)": ["gemv_lane", "bf16_mul", "fp32_add"],
+                   "dma and channels": [".reader", ".writer", ".requests"],
+                   "buffers": [".xbuffer", ".results"],
+                   "control": []}
+    derived = ("values_per_beat", "interleave", "max_k", "x_depth", "dot_latency",
+               "flush_beats", "peak_macs_per_cycle", "peak_bytes_per_cycle",
+               "bytes_in_flight", "geometry_params", "w_layout", "latency")
+
+    units: int = param(4, doc="vector units", min=1, max=256)
+    width: int = param(8, doc="lanes per unit", min=1, max=256)
+    dot: int = param(32, doc="bf16 products per lane per cycle (= bus_bits / 16)", min=2,
+                     max=32, power_of_two=True)
+    channels: int = param(4, doc="AXI4 master ports (HBM pseudo-channels)", min=1, max=64,
+                          power_of_two=True)
+    bus_bits: int = param(512, doc="data width of each port", min=64, max=512,
+                          power_of_two=True)
+    addr_bits: int = param(32, doc="AXI address width", min=16, max=48)
+    outstanding: int = param(64, doc="read bursts in flight per channel", min=1, max=256)
+    max_batch: int = param(8, doc="largest batch (rows of x); one lane per batch element "
+                           "per channel", min=1, max=255)
+    x_kib: int = param(128, doc="activation buffer in KiB (max_batch rows of max_k bf16)",
+                       min=1, max=4096)
+    q_kib: int = param(8, doc="query buffer in KiB (decode attention)", min=1, max=4096)
+    state_dtype: str = param("fp32", doc="Mamba state in memory", choices=("fp32", "bf16"))
+    kv_formats: str = param("bfp8,bfp4,bf16", doc="KV cache formats the read path decodes "
+                            "(comma-separated subset of bfp8, bfp4, bf16)")
+    adder_latency: int = param(3, doc="fp32 adder pipeline stages", min=1, max=5)
+
+    def check(self):
+        if self.dot * 16 != self.bus_bits:
+            raise ConfigError("dot", f"must be bus_bits / 16 = {self.bus_bits // 16} (a lane "
+                                     f"takes one beat per cycle), not {self.dot}")
+        if self.units * self.width != self.channels * self.max_batch:
+            raise ConfigError("max_batch", f"must be units * width / channels = "
+                                           f"{self.units * self.width / self.channels:g} (one "
+                                           f"lane per batch element per channel), not "
+                                           f"{self.max_batch}")
+        formats = [f.strip() for f in self.kv_formats.split(",")]
+        if not formats or any(f not in KV_FORMATS for f in formats) \
+                or len(set(formats)) != len(formats):
+            raise ConfigError("kv_formats", f"must be distinct names from "
+                                            f"{', '.join(KV_FORMATS)}, not {self.kv_formats!r}")
+        if self.x_kib * 1024 < self.max_batch * self.bus_bits // 8:
+            raise ConfigError("x_kib", f"must hold one beat per batch element "
+                                       f"(>= {self.max_batch * self.bus_bits // 8} bytes), "
+                                       f"not {self.x_kib} KiB")
+
+    @property
+    def geometry(self):
+        """The array's geometry (:class:`hybridgen.rtl.decode.DecodeGeometry`)."""
+        return DecodeGeometry(units=self.units, width=self.width, dot=self.dot,
+                              channels=self.channels, bus_bytes=self.bus_bits // 8,
+                              addr_bits=self.addr_bits, outstanding=self.outstanding,
+                              max_batch=self.max_batch, x_kib=self.x_kib,
+                              adder_latency=self.adder_latency)
+
+    @property
+    def geometry_params(self):
+        return self.geometry.params()
+
+    @property
+    def values_per_beat(self):
+        return self.geometry.values
+
+    @property
+    def interleave(self):
+        """Columns per group (a lane's accumulator ring)."""
+        return self.geometry.interleave
+
+    @property
+    def max_k(self):
+        return self.geometry.max_k
+
+    @property
+    def x_depth(self):
+        return self.geometry.x_depth
+
+    @property
+    def dot_latency(self):
+        return self.geometry.dot_latency
+
+    @property
+    def latency(self):
+        return self.geometry.dot_latency
+
+    @property
+    def flush_beats(self):
+        return self.geometry.flush_beats
+
+    @property
+    def peak_macs_per_cycle(self):
+        return self.geometry.peak_macs_per_cycle
+
+    @property
+    def peak_bytes_per_cycle(self):
+        return self.geometry.peak_bytes_per_cycle
+
+    @property
+    def bytes_in_flight(self):
+        """Most read bytes a channel has requested and not received (outstanding bursts of
+        at most 256 beats; W rows are long, so bursts are 4 KiB at 512 bits)."""
+        return self.outstanding * min(4096, 256 * self.bus_bits // 8)
+
+    @property
+    def w_layout(self):
+        """Where the tensors of a GEMV live (also ``<top>_layout.json``)."""
+        g = self.geometry
+        return {
+            "values_per_beat": g.values, "interleave": g.interleave, "channels": g.channels,
+            "w": "column group g = col // interleave lives in channel g % channels as its "
+                 "(g // channels)-th group from w_addr; a group is ceil(k / values_per_beat) * "
+                 "interleave beats, beat c * interleave + j = W[c*V : c*V + V, g*I + j] "
+                 "(rows past k and columns past n zero)",
+            "x": "channel 0, x[b][i] at x_addr + b * ldx + 2 i",
+            "y": "y[b][col] at y_addr + b * ldy + 2 col in the memory of channel "
+                 "(col // interleave) % channels",
+        }
+
+    def register_maps(self):
+        """The host interface: descriptor (in) and completion record (out), 32-bit words."""
+        return {"descriptor": register_map(descriptor_layout(self.addr_bits), DESCRIPTOR_DOCS),
+                "completion": register_map(completion_layout(self.channels),
+                                           counter_docs(self.channels))}
+
+    def extra_files(self):
+        """Files ``generate`` writes beside the Verilog: the channel layout of the tensors."""
+        import json
+        return {"_layout.json": json.dumps(self.w_layout, indent=2) + "\n"}
+
+    def build(self, library):
+        """The top-level component: :class:`hybridgen.rtl.decode.DecodeArray`."""
+        return DecodeArray(library, self.geometry)

@@ -1,0 +1,89 @@
+"""The top of the decode array: it places the controller, the channels and the activation
+buffer and connects them (no logic of its own)."""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hybridgen.rtl.ctrl.counters import CounterBank
+from hybridgen.rtl.ctrl.descriptor import DescriptorIntake
+from hybridgen.rtl.mem.axi import axi_signature
+
+from .channel import GemvChannel
+from .control import GemvControl
+from .layouts import COUNTED, COUNTER_BITS, Error, completion_layout, counters_layout, \
+    descriptor_layout
+from .xbuffer import XBuffer
+
+__all__ = ["DecodeArray"]
+
+
+class DecodeArray(wiring.Component):
+    """See :mod:`hybridgen.rtl.decode`.
+
+    Parameters
+    ----------
+    library : hybridgen.gen.hierarchy.ModuleLibrary or None
+        Where a lane (and its multipliers and adders) is converted once.
+    geometry : hybridgen.rtl.decode.geometry.DecodeGeometry
+
+    Members
+    -------
+    desc : In(stream.Signature(descriptor_layout))
+    done : Out(stream.Signature(completion_layout))
+    m_axi : Out(axi_signature).array(channels)   port c is channel c (``m_axi__<c>__*``)
+    """
+
+    def __init__(self, library, geometry):
+        self.geometry = g = geometry
+        self._library = library
+        super().__init__({
+            "desc": In(stream.Signature(descriptor_layout(g.addr_bits))),
+            "done": Out(stream.Signature(completion_layout(g.channels))),
+            "m_axi": Out(axi_signature(g.addr_bits, 8 * g.bus_bytes)).array(g.channels),
+        })
+
+    @property
+    def latency(self):
+        """Enabled cycles from a beat of W to its dot product at a lane's accumulator."""
+        return self.geometry.dot_latency
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self.geometry
+        m.submodules.intake = intake = DescriptorIntake(
+            descriptor=descriptor_layout(g.addr_bits), status=counters_layout(g.channels),
+            error=Error)
+        m.submodules.control = control = GemvControl(g)
+        m.submodules.counters = counters = CounterBank(COUNTED, width=COUNTER_BITS)
+        m.submodules.xbuffer = xbuffer = XBuffer(g)
+        wiring.connect(m, host=wiring.flipped(self.desc), intake=intake.desc)
+        wiring.connect(m, intake=intake.done, host=wiring.flipped(self.done))
+        m.d.comb += [control.incoming.eq(intake.incoming), intake.check.eq(control.check),
+                     control.start.eq(intake.start), control.counting.eq(intake.counting),
+                     control.descriptor.eq(intake.descriptor), intake.finish.eq(control.finish),
+                     counters.clear.eq(intake.taken), counters.inc[0].eq(control.count),
+                     xbuffer.start.eq(control.job_start), xbuffer.job.eq(control.job)]
+        for name in COUNTED:
+            m.d.comb += getattr(intake.status, name).eq(getattr(counters.count, name))
+        for c in range(g.channels):
+            channel = GemvChannel(g, c, self._library)
+            m.submodules[f"channel{c}"] = channel
+            wiring.connect(m, **{f"channel{c}": channel.axi,
+                                 "port": wiring.flipped(self.m_axi[c])})
+            if c == 0:
+                wiring.connect(m, channel0=channel.xin, xbuffer=xbuffer.i)
+            m.d.comb += [
+                channel.start.eq(control.job_start), channel.job.eq(control.job),
+                channel.x_ready.eq(xbuffer.ready), channel.clear.eq(intake.taken),
+                xbuffer.addr[c].eq(channel.x_addr), xbuffer.en[c].eq(channel.x_en),
+                channel.x_data.eq(xbuffer.data[c]),
+                control.phase[c].eq(channel.phase), control.mem_wait[c].eq(channel.mem_wait),
+                control.blocked[c].eq(channel.blocked), control.done[c].eq(channel.done),
+                control.write_idle[c].eq(channel.write_idle),
+                getattr(intake.status, f"read_bytes{c}").eq(channel.read_bytes),
+                getattr(intake.status, f"write_bytes{c}").eq(channel.write_bytes),
+            ]
+            if c != 0:
+                m.d.comb += channel.xin.ready.eq(0)
+        return m
