@@ -169,7 +169,8 @@ def cmd_fpga(args):
             raise UserError("--top: only with --ooc (the board top is named selftest)")
         summary = fpga.build_board(args.preset, args.overrides, args.board, args.output,
                                    seed=args.seed, progress=_progress)
-    print(f"{args.preset} on {summary['device']} ({args.board}{', out of context' if args.ooc else ''}): "
+    where = f"{args.board}, out of context" if args.ooc else args.board
+    print(f"{args.preset} on {summary['device']} ({where}): "
           f"{summary['lut4']} LUT4, {summary['ff']} FF, {summary['mult18']} MULT18, "
           f"{summary['dp16kd']} DP16KD; fmax {summary['fmax_mhz']} MHz against "
           f"{summary['clock_mhz']} MHz ({'met' if summary['met'] else 'NOT met'})")

@@ -287,7 +287,8 @@ class SelfTest(wiring.Component):
                 raise ValueError(f"{name!r} is not an output stream of the block")
         if not checks:
             raise ValueError("A self-test needs at least one checked stream")
-        self._dut, self._sources, self._checks, self._links = dut, dict(sources), dict(checks), links
+        self._dut, self._sources, self._checks = dut, dict(sources), dict(checks)
+        self._links = links
         self._drain_cycles, self._timeout_log2 = drain_cycles, timeout_log2
         self._heartbeat_log2 = heartbeat_log2
         super().__init__()
