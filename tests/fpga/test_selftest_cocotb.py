@@ -17,12 +17,18 @@ def _design(preset, corrupt, **kwargs):
     return design_from_component(top, name)
 
 
-@pytest.mark.parametrize("corrupt", [False, True], ids=["right-signature", "wrong-signature"])
-def test_mac_int8_selftest(corrupt, sim):
-    """mac-int8's board top (1024 MACs from the ROM, stalls on both streams): pass LED; with
-    every expected signature off by one bit: fail LED."""
-    runner.run(runner.build(_design("mac-int8", corrupt), sim), "hybridgen.verif.fpga.tb_selftest",
-               env={"SELFTEST_EXPECT": "fail" if corrupt else "pass"}, name="selftest-mac")
+def test_mac_int8_selftest(sim):
+    """mac-int8's board top (1024 MACs from the ROM, stalls on both streams): the pass LED."""
+    runner.run(runner.build(_design("mac-int8", False), sim), "hybridgen.verif.fpga.tb_selftest",
+               env={"SELFTEST_EXPECT": "pass"}, name="selftest-mac")
+
+
+@pytest.mark.sims("icarus")
+def test_mac_int8_selftest_wrong_signature(sim):
+    """The same top with every expected signature off by one bit: the fail LED (one simulator:
+    the variant differs from the top above only in its expected-signature constants)."""
+    runner.run(runner.build(_design("mac-int8", True), sim), "hybridgen.verif.fpga.tb_selftest",
+               env={"SELFTEST_EXPECT": "fail"}, name="selftest-mac")
 
 
 @pytest.mark.slow
