@@ -32,17 +32,15 @@ from a fixed seed (``--seed``), so the same command gives the same bitstream.
 import importlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import Elaboratable, Module, Signal
 
 from .errors import ConfigError, UserError
 
@@ -67,10 +65,11 @@ DEVICES = {d.name: d for d in (
     Device("LFE5UM5G-85F", "--um5g-85k", 83640, 83640, 156, 208),
 )}
 
-#: ``--board`` name -> (amaranth-boards module, platform class, device).
+#: ``--board`` name -> (amaranth-boards module, platform class, device, button that restarts
+#: the self-test or None when the platform's own reset button does).
 BOARDS = {
-    "ulx3s-85f": ("amaranth_boards.ulx3s", "ULX3S_85F_Platform", "LFE5U-85F"),
-    "ecp5-evn": ("amaranth_boards.ecp5_5g_evn", "ECP55GEVNPlatform", "LFE5UM5G-85F"),
+    "ulx3s-85f": ("amaranth_boards.ulx3s", "ULX3S_85F_Platform", "LFE5U-85F", "button_fire"),
+    "ecp5-evn": ("amaranth_boards.ecp5_5g_evn", "ECP55GEVNPlatform", "LFE5UM5G-85F", None),
 }
 
 _RESOURCES = (("lut4", "LUT4"), ("ff", "flip-flops"), ("mult18", "MULT18X18D"),
@@ -246,19 +245,14 @@ def _finish(scratch, out_dir, keep, summary):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in [*keep, "summary.json"]:
-        os.replace(Path(scratch) / name, out_dir / name) if _same_fs(scratch, out_dir) \
-            else shutil.move(str(Path(scratch) / name), str(out_dir / name))
+        shutil.move(Path(scratch) / name, out_dir / name)  # a rename: the same file system
     return out_dir / "summary.json"
-
-
-def _same_fs(a, b):
-    return os.stat(a).st_dev == os.stat(b).st_dev
 
 
 def _board(board):
     if board not in BOARDS:
         raise ConfigError("--board", f"must be one of {', '.join(BOARDS)}, not {board!r}")
-    module, cls, device = BOARDS[board]
+    module, cls, device, _ = BOARDS[board]
     return getattr(importlib.import_module(module), cls), DEVICES[device]
 
 
@@ -295,14 +289,23 @@ def build_ooc(preset, overrides, board, out_dir, *, clock_mhz=100.0, top=None, p
 
 
 class _BoardTop(Elaboratable):
-    """The self-test top on a board: LEDs 0-3 = passed, failed, done, heartbeat."""
+    """The self-test top on a board: LEDs 0-3 = passed, failed, done, heartbeat; ``button``
+    (synchronized) restarts the test."""
 
-    def __init__(self, selftest):
-        self.selftest = selftest
+    def __init__(self, selftest, button):
+        self.selftest, self.button = selftest, button
 
     def elaborate(self, platform):
+        from amaranth.hdl import ResetInserter
+        from amaranth.lib.cdc import FFSynchronizer
         m = Module()
-        m.submodules.selftest = selftest = self.selftest
+        selftest = self.selftest
+        if self.button:
+            pressed = Signal()
+            m.submodules.button = FFSynchronizer(platform.request(self.button, 0).i, pressed)
+            selftest = ResetInserter(pressed)(selftest)
+        m.submodules.selftest = selftest
+        selftest = self.selftest
         for index, name in enumerate(("passed", "failed", "done", "heartbeat")):
             m.d.comb += platform.request("led", index).o.eq(getattr(selftest, name))
         return m
@@ -319,7 +322,7 @@ def build_board(preset, overrides, board, out_dir, *, seed=1, size=None, corrupt
     clock_mhz = round(platform.default_clk_frequency / 1e6, 3)
     with _scratch(out_dir) as scratch:
         name = "selftest"
-        plan = platform.prepare(_BoardTop(selftest), name=name)
+        plan = platform.prepare(_BoardTop(selftest, BOARDS[board][3]), name=name)
         plan.extract(scratch)
         script = Path(scratch) / f"{name}.ys"
         write = f"write_json {name}.json"
