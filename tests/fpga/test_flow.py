@@ -130,3 +130,14 @@ def test_board_builds(preset, board, tmp_path):
     print(json.dumps(summary))
     assert SUMMARY_KEYS <= summary.keys() and summary["met"] is True
     assert Path(summary["bitstream"]).stat().st_size > 100_000
+
+
+@pytest.mark.slow
+def test_16x16_gemm_engine_does_not_fit(tmp_path):
+    """256 int8 PEs need more multipliers than the device has: stopped after synthesis."""
+    out = tmp_path / "gemm"
+    code, stdout, stderr = _run_cli("prefill-tiny", "--set", "rows=16", "--set", "cols=16",
+                                    "--board", "ulx3s-85f", "--ooc", "-o", str(out))
+    assert code == 2 and stderr.count("\n") == 1, stderr
+    assert "does not fit the LFE5U-85F" in stderr and "MULT18X18D" in stderr
+    assert "the device has 156" in stderr and not out.exists()

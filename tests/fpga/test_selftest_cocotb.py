@@ -32,7 +32,7 @@ def test_mac_int8_selftest_wrong_signature(sim):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["mac-bf16", "kv-tiny"])
+@pytest.mark.parametrize("preset", ["mac-bf16", "kv-tiny", "fpga-kv"])
 @pytest.mark.parametrize("corrupt", [False, True], ids=["right-signature", "wrong-signature"])
 def test_bigger_selftests(preset, corrupt, sim):
     """The bf16 MAC's and the KV codec's board tops (4 tiles, BFP8/BFP4, packer linked to the
