@@ -178,6 +178,8 @@ def selftest_top(preset, overrides=(), *, seed=1, size=None, corrupt=False, hear
     from hybridgen.rtl.fpga.selftest import SelfTest, StreamCheck
 
     from .presets import resolve
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError("--seed", f"must be a non-negative integer, not {seed!r}")
     preset_obj, config = resolve(preset, overrides)
     if preset_obj.block not in SELFTESTS:
         raise ConfigError("preset", f"block {preset_obj.block!r} has no FPGA self-test top "
@@ -266,6 +268,8 @@ def build_ooc(preset, overrides, board, out_dir, *, clock_mhz=100.0, top=None, p
     """Out-of-context build of a preset's block (module notes); returns the summary dict."""
     from .elaborate import generate
     _, device = _board(board)
+    if not 0 < clock_mhz <= 1000:
+        raise ConfigError("--clock-mhz", f"must be a frequency in (0, 1000] MHz, not {clock_mhz}")
     design = generate(preset, overrides, top=top)
     env = tool_environment()
     with _scratch(out_dir) as scratch:

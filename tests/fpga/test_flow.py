@@ -110,6 +110,8 @@ def test_check_fit_names_each_resource():
     (["mac-int8", "--set", "dtype=fp8", "--board", "ulx3s-85f"], "dtype: must be one of"),
     (["nope", "--board", "ulx3s-85f"], "preset: unknown preset 'nope'"),
     (["mac-int8", "--board", "ulx3s-85f", "--top", "x"], "--top: only with --ooc"),
+    (["mac-int8", "--board", "ulx3s-85f", "--seed", "-1"], "--seed: must be a non-negative"),
+    (["mac-int8", "--board", "ulx3s-85f", "--ooc", "--clock-mhz", "0"], "--clock-mhz: must be"),
 ])
 def test_bad_input_is_one_line(args, message, tmp_path, capsys):
     out = tmp_path / "out"
