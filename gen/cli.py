@@ -7,6 +7,7 @@
 ``hybridgen lint PRESET [--set F=V ...] [--json]``     Verilator lint, each distinct module once
 ``hybridgen bench KERNEL --preset P [...]``       run a kernel on the generated RTL (cocotb)
 ``hybridgen test [--sim icarus|verilator|all] [-k EXPR]``   the cocotb regressions (pytest)
+``hybridgen fpga PRESET [--set F=V ...] --board B [--ooc] -o DIR``   ECP5 build (gen/fpga.py)
 
 Bad input of any kind gets one line on stderr, ``hybridgen: error: <field>: <what is allowed>``,
 exit status 2, no traceback, and no output file.
@@ -158,6 +159,26 @@ def cmd_test(args):
     return subprocess.call(command, env=env, cwd=tests.parent)
 
 
+def cmd_fpga(args):
+    from . import fpga
+    if args.ooc:
+        summary = fpga.build_ooc(args.preset, args.overrides, args.board, args.output,
+                                 clock_mhz=args.clock_mhz, top=args.top, progress=_progress)
+    else:
+        if args.top:
+            raise UserError("--top: only with --ooc (the board top is named selftest)")
+        summary = fpga.build_board(args.preset, args.overrides, args.board, args.output,
+                                   seed=args.seed, progress=_progress)
+    where = f"{args.board}, out of context" if args.ooc else args.board
+    print(f"{args.preset} on {summary['device']} ({where}): "
+          f"{summary['lut4']} LUT4, {summary['ff']} FF, {summary['mult18']} MULT18, "
+          f"{summary['dp16kd']} DP16KD; fmax {summary['fmax_mhz']} MHz against "
+          f"{summary['clock_mhz']} MHz ({'met' if summary['met'] else 'NOT met'})")
+    if summary["bitstream"]:
+        print(summary["bitstream"])
+    print(Path(args.output) / "summary.json")
+
+
 def _build_parser():
     from hybridgen.bench import KERNELS
     parser = _Parser(prog="hybridgen", description="Hardware generator for hybrid "
@@ -208,6 +229,20 @@ def _build_parser():
         p.add_argument("--json", action="store_true", help="print exactly one JSON object")
         kernel.add_arguments(p)
         p.set_defaults(func=cmd_bench)
+
+    p = commands.add_parser("fpga", help="ECP5 FPGA build: the block out of context, or its "
+                            "self-test top on a board (bitstream)")
+    p.add_argument("preset")
+    _add_config_arguments(p)
+    p.add_argument("--board", required=True, choices=("ulx3s-85f", "ecp5-evn"))
+    p.add_argument("--ooc", action="store_true",
+                   help="out-of-context build of the block alone (no bitstream)")
+    p.add_argument("--clock-mhz", type=float, default=100.0, metavar="F",
+                   help="fmax target of --ooc (default 100; a board build uses the board clock)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed of the self-test stimulus (default 1)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_fpga)
 
     p = commands.add_parser("test", help="run the cocotb regressions")
     p.add_argument("--sim", choices=("icarus", "verilator", "all"), default="all")
