@@ -224,7 +224,7 @@ def _add_instance(graph, cell_name, cell, model, kind):
             graph.caps[b].append(model.in_load.get(key, 0.0))
             if key in model.setup:
                 ns, point = model.setup[key]
-                graph.ends[b].append((ns, label, f"{cell_name}/{point}"))
+                graph.ends[b].append((ns, label, _inside(cell_name, point)))
             for out_key, ns in model.comb.get(key, {}).items():
                 out_bits = connections.get(out_key[0], [])
                 if out_key[1] < len(out_bits) and out_bits[out_key[1]] not in _CONSTANT_BITS:
@@ -238,15 +238,21 @@ def _add_instance(graph, cell_name, cell, model, kind):
             graph.drive[b] = model.drive.get(key, 0.0)
             if key in model.out_start:
                 ns, point = model.out_start[key]
-                graph.add_start(b, ns, label, f"{cell_name}/{point}")
+                graph.add_start(b, ns, label, _inside(cell_name, point))
     if model.internal is not None:
         graph.internal.append(_prefixed(model.internal, cell_name))
 
 
+def _inside(prefix, point):
+    """``"flop acc[1]"`` seen from the parent of instance ``prefix``: ``"flop prefix/acc[1]"``."""
+    kind, _, name = point.partition(" ")
+    return f"{kind} {prefix}/{name}"
+
+
 def _prefixed(record, prefix):
     out = dict(record)
-    out["startpoint"] = f"{prefix}/{record['startpoint']}"
-    out["endpoint"] = f"{prefix}/{record['endpoint']}"
+    out["startpoint"] = _inside(prefix, record["startpoint"])
+    out["endpoint"] = _inside(prefix, record["endpoint"])
     out["path"] = [dict(step, cell=f"{prefix}/{step['cell']}") for step in record["path"]]
     return out
 
@@ -419,7 +425,7 @@ def _bit_names(module):
         for i, b in enumerate(data["bits"]):
             if b in _CONSTANT_BITS:
                 continue
-            name = _bit_name(net_name, i, width)
+            name = _bit_name(net_name.lstrip("\\"), i, width)
             best = names.get(b)
             if best is None or (name.count("/"), len(name)) < (best.count("/"), len(best)):
                 names[b] = name
