@@ -1,4 +1,5 @@
-"""Plain-text rendering of the area/depth/timing result of :func:`hybridgen.synth.flow.synthesize`."""
+"""Plain-text rendering of the result of :func:`hybridgen.synth.flow.synthesize`: area, logic
+depth and timing."""
 
 __all__ = ["format_report"]
 

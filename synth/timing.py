@@ -502,8 +502,8 @@ def flatten(modules, top):
             return mapping[b]
 
         for net_name, data in module.get("netnames", {}).items():
-            netnames[prefix + net_name] = {"bits": [map_bit(b) for b in data["bits"]],
-                                           "hide_name": data.get("hide_name", 0)}
+            netnames[prefix + net_name.lstrip("\\")] = {
+                "bits": [map_bit(b) for b in data["bits"]], "hide_name": data.get("hide_name", 0)}
         for cell_name, cell in module.get("cells", {}).items():
             kind = cell["type"]
             if kind in modules:
