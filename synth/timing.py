@@ -42,7 +42,6 @@ __all__ = ["TimingModel", "analyse", "analyse_module", "flatten", "net_load", "w
 FLATTEN_MAX_CELLS = 500_000
 
 _NEG = float("-inf")
-_CONSTANT_BITS = ("0", "1", "x", "z")
 _ROUND = 4
 
 
@@ -135,13 +134,12 @@ def _module_graph(name, module, tech, sram, models, bit_names):
     graph = _Graph()
 
     def bits(cell, pin):
-        return [(i, b) for i, b in enumerate(cell["connections"].get(pin, []))
-                if b not in _CONSTANT_BITS]
+        return [b for b in cell["connections"].get(pin, ()) if type(b) is int]
 
     for port, data in module.get("ports", {}).items():
         width = len(data["bits"])
         for i, b in enumerate(data["bits"]):
-            if b in _CONSTANT_BITS:
+            if type(b) is not int:
                 continue
             entry = ((port, i), b, _bit_name(port, i, width))
             graph.nets.add(b)
@@ -165,23 +163,23 @@ def _module_graph(name, module, tech, sram, models, bit_names):
                            f"table {tech.name!r}")
         out = bits(cell, timing.output)
         for pin, cap in timing.inputs.items():
-            for _, b in bits(cell, pin):
+            for b in bits(cell, pin):
                 graph.caps[b].append(cap)
                 graph.nets.add(b)
         if not out:
             continue
-        y = out[0][1]
+        y = out[0]
         graph.nets.add(y)
         graph.drive[y] = timing.drive_ns_per_ff
         label = (cell_name, kind, bit_names.get(y))
         if timing.sequential:
             register = f"flop {bit_names.get(y) or cell_name}"
             graph.add_start(y, timing.clock_to_q_ns, label, register)
-            for _, d in bits(cell, "D"):
+            for d in bits(cell, "D"):
                 graph.ends[d].append((timing.setup_ns, label, register))
         else:
             for pin, delay in timing.delay_ns.items():
-                for _, b in bits(cell, pin):
+                for b in bits(cell, pin):
                     graph.arcs[b].append((y, delay, label))
     return graph
 
@@ -192,14 +190,14 @@ def _add_memory(graph, cell_name, cell, sram, bits):
     depth = _param_int(params.get("SIZE", 2))
     point = f"memory {memid}"
     label = (cell_name, "$mem_v2", memid)
-    for _, b in bits(cell, "RD_DATA"):
+    for b in bits(cell, "RD_DATA"):
         graph.nets.add(b)
         graph.drive[b] = 0.0
         graph.add_start(b, sram.access_ns(depth), label, point)
     for pin, direction in cell.get("port_directions", {}).items():
         if direction != "input" or pin.endswith("_CLK"):
             continue
-        for _, b in bits(cell, pin):
+        for b in bits(cell, pin):
             graph.nets.add(b)
             graph.caps[b].append(sram.pin_cap_ff)
             graph.ends[b].append((sram.setup_ns, label, point))
@@ -217,7 +215,7 @@ def _add_instance(graph, cell_name, cell, model, kind):
     connections = cell["connections"]
     for port in model.inputs:
         for i, b in enumerate(connections.get(port, [])):
-            if b in _CONSTANT_BITS:
+            if type(b) is not int:
                 continue
             key = (port, i)
             graph.nets.add(b)
@@ -227,11 +225,11 @@ def _add_instance(graph, cell_name, cell, model, kind):
                 graph.ends[b].append((ns, label, _inside(cell_name, point)))
             for out_key, ns in model.comb.get(key, {}).items():
                 out_bits = connections.get(out_key[0], [])
-                if out_key[1] < len(out_bits) and out_bits[out_key[1]] not in _CONSTANT_BITS:
+                if out_key[1] < len(out_bits) and type(out_bits[out_key[1]]) is int:
                     graph.arcs[b].append((out_bits[out_key[1]], ns, label))
     for port in model.outputs:
         for i, b in enumerate(connections.get(port, [])):
-            if b in _CONSTANT_BITS:
+            if type(b) is not int:
                 continue
             key = (port, i)
             graph.nets.add(b)
@@ -423,7 +421,7 @@ def _bit_names(module):
             continue
         width = len(data["bits"])
         for i, b in enumerate(data["bits"]):
-            if b in _CONSTANT_BITS:
+            if type(b) is not int:
                 continue
             name = _bit_name(net_name.lstrip("\\"), i, width)
             best = names.get(b)
@@ -494,7 +492,7 @@ def flatten(modules, top):
         module = modules[module_name]
 
         def map_bit(b):
-            if b in _CONSTANT_BITS:
+            if type(b) is not int:
                 return b
             if b not in mapping:
                 mapping[b] = counter[0]
@@ -512,25 +510,26 @@ def flatten(modules, top):
                 for port, data in child_ports.items():
                     connected = cell["connections"].get(port, [])
                     for i, b in enumerate(data["bits"]):
-                        if b in _CONSTANT_BITS or i >= len(connected):
+                        if type(b) is not int or i >= len(connected):
                             continue
                         outer = map_bit(connected[i])
-                        if outer in _CONSTANT_BITS:
+                        if type(outer) is not int:
                             continue
                         child_map.setdefault(b, outer)
                 inline(kind, f"{prefix}{cell_name}/", child_map)
                 continue
+            get = mapping.get
             cells[prefix + cell_name] = {
                 "type": kind, "parameters": cell.get("parameters", {}),
                 "port_directions": cell.get("port_directions", {}),
-                "connections": {pin: [map_bit(b) for b in bits]
+                "connections": {pin: [get(b) or map_bit(b) for b in bits]
                                 for pin, bits in cell["connections"].items()}}
 
     top_module = modules[top]
     identity = {}
     for data in top_module.get("ports", {}).values():
         for b in data["bits"]:
-            if b not in _CONSTANT_BITS:
+            if type(b) is int:
                 identity[b] = b
     inline(top, "", identity)
     return {"ports": top_module.get("ports", {}), "cells": cells, "netnames": netnames}
