@@ -334,7 +334,8 @@ def _nangate(cells, flop_bits=0, transistors=0):
 NANGATE45 = TechLibrary(
     name="nangate45",
     description="NanGate FreePDK45 Open Cell Library, X1 cells; areas = LEF footprints "
-                "(OpenROAD test/Nangate45/Nangate45_stdcell.lef, = Liberty 'area')",
+                "(OpenROAD test/Nangate45/Nangate45_stdcell.lef, = Liberty 'area'); delays = "
+                "linear fits of NangateOpenCellLibrary_typical.lib (typical corner)",
     cells=MappingProxyType({
         "$_BUF_": _nangate(["BUF_X1"]),
         "$_NOT_": _nangate(["INV_X1"]),
@@ -445,7 +446,8 @@ SRAM45 = SramModel(
     name="sram45",
     description="45 nm compiled SRAM: 0.37 um^2 6T bitcell (Nii et al., ISQED 2013), x1.3 for "
                 "1R1W 8T (Chang et al., VLSI 2005), 60 % array efficiency and 1000 um^2 per "
-                "macro (assumed, CACTI-style)",
+                "macro (assumed, CACTI-style); access 0.034 + 0.0305 log2(words) ns (fit to "
+                "OpenROAD's CACTI-generated fakeram45 macros)",
     bitcell_um2=0.37,
     two_port_factor=1.3,
     array_efficiency=0.6,
