@@ -3,7 +3,7 @@
 ``hybridgen list``                                presets, one per line: name, then description
 ``hybridgen show PRESET [--set F=V ...]``         the resolved configuration and every field
 ``hybridgen generate PRESET [--set F=V ...] -o DIR``   DIR/<top>.v and DIR/<top>.json
-``hybridgen synth PRESET [--set F=V ...] -o DIR``      DIR/area.json and DIR/report.txt (Yosys)
+``hybridgen synth PRESET [--set F=V ...] [--clock-ns T] -o DIR``   DIR/area.json, DIR/report.txt
 ``hybridgen lint PRESET [--set F=V ...] [--json]``     Verilator lint, each distinct module once
 ``hybridgen bench KERNEL --preset P [...]``       run a kernel on the generated RTL (cocotb)
 ``hybridgen test [--sim icarus|verilator|all] [-k EXPR]``   the cocotb regressions (pytest)
@@ -78,8 +78,10 @@ def cmd_generate(args):
 
 def cmd_synth(args):
     from hybridgen.synth import synthesize
+    from hybridgen.synth.flow import check_clock_ns, timing_violations
 
     from .elaborate import generate
+    clock_ns = None if args.clock_ns is None else check_clock_ns(args.clock_ns, "--clock-ns")
     design = generate(args.preset, args.overrides, top=args.top)
     out_dir = Path(args.output)
     with tempfile.TemporaryDirectory(prefix="hybridgen-synth-") as scratch:
@@ -87,11 +89,19 @@ def cmd_synth(args):
         source.write_text(design.verilog)
         _progress(f"synthesizing {design.top} with Yosys (the first run compiles Yosys, ~35 s)")
         report = synthesize(source, design.top, out_dir, progress=_progress,
-                            groups=getattr(design.config, "area_groups", None))
+                            groups=getattr(design.config, "area_groups", None),
+                            clock_ns=clock_ns)
     total = report["total"]
+    timing = total["timing"]
     print(f"{design.top}: {total['area_um2']:.1f} um2 ({report['tech']['name']}), "
           f"{total['cells']} cells, {total['flops']} flops, {total['transistors']} transistors, "
-          f"logic depth {total['logic_depth']}")
+          f"logic depth {total['logic_depth']}, critical path {timing['critical_path_ns']} ns "
+          f"({timing['fmax_mhz']} MHz)")
+    if clock_ns is not None:
+        print(f"clock {clock_ns} ns: slack {timing['slack_ns']} ns, "
+              f"{'met' if timing['met'] else 'VIOLATED'}")
+        for line in timing_violations(report):
+            print(line)
     for group, figures in report.get("breakdown", {}).items():
         print(f"  {group}: {figures['area_um2']:.1f} um2, {figures['flops']} flops, "
               f"logic depth {figures['logic_depth']}")
@@ -199,10 +209,12 @@ def _build_parser():
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.set_defaults(func=cmd_generate)
 
-    p = commands.add_parser("synth", help="synthesize with Yosys: area and logic depth")
+    p = commands.add_parser("synth", help="synthesize with Yosys: area, logic depth, timing")
     p.add_argument("preset")
     _add_config_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--clock-ns", metavar="T", help="target clock period in ns: adds slack_ns "
+                   "and met to every timing record; a violation prints one line per module")
     p.set_defaults(func=cmd_synth)
 
     p = commands.add_parser("lint", help="Verilator lint of each distinct module (children "

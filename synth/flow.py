@@ -11,9 +11,15 @@ Logic depth is the longest chain of gates between flip-flops, memories and ports
 register-to-register critical path across module boundaries. Memory macros are timing
 boundaries (their read data are path start points, their inputs end points), as synchronous
 SRAM macros are; a memory with asynchronous read ports is flagged in its record.
+
+Timing in ns (:mod:`hybridgen.synth.timing`) is computed on the same netlist (written by Yosys
+as JSON right after the statistics): per module (``modules[m]["timing"]``, submodules through
+their boundary arcs) and for the top path (``total["timing"]``, on the flattened design below
+500k cells). With ``clock_ns`` every timing record also gets ``slack_ns`` and ``met``.
 """
 
 import json
+import math
 import os
 import re
 import shutil
@@ -28,8 +34,11 @@ from hybridgen.gen.errors import UserError
 
 from .report import format_report
 from .tech import LEGAL_FF_CELLS, SRAM_MODELS, TECHS
+from .timing import analyse as analyse_timing
+from .timing import with_clock
 
-__all__ = ["SynthError", "synthesize", "yosys_script", "area_breakdown"]
+__all__ = ["SynthError", "synthesize", "yosys_script", "area_breakdown", "add_timing",
+           "check_clock_ns", "timing_violations"]
 
 #: ``abc -g``: gates with a single NanGate X1 equivalent. The ``cmos4`` alias also makes ABC
 #: use transistor counts as gate costs, which track NanGate areas far better than unit costs.
@@ -68,6 +77,7 @@ abc -g {abc_gates}
 opt_clean
 log HG: statistics and per-module logic depth
 tee -q -o stat.json stat -json -tech cmos
+write_json netlist.json
 tee -q -o ltp.txt ltp -noff w:* t:$_*
 log HG: flattening for the top-level critical path
 flatten
@@ -134,7 +144,7 @@ def area_breakdown(result, groups):
 
 
 def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", progress=None,
-               groups=None):
+               groups=None, clock_ns=None):
     """Synthesize ``top`` from ``verilog_path`` and report area and logic depth.
 
     Parameters
@@ -155,6 +165,9 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
         Called with short status strings while the flow runs.
     groups : dict, optional
         Module groups for an area breakdown (:func:`area_breakdown`), added as ``breakdown``.
+    clock_ns : float, optional
+        Target clock period: every timing record gets ``slack_ns`` and ``met``, and the result
+        a ``clock_ns`` entry. Must be a positive number.
 
     Returns
     -------
@@ -162,7 +175,9 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
         The content of ``area.json``: ``top``, ``tech``, ``sram_model``, ``modules`` (per
         distinct module: ``instances``, ``submodules``, ``cells``, ``flops``, ``transistors``,
         ``logic_area_um2``, ``memory_area_um2``, ``area_um2``, ``logic_depth``, ``memories``,
-        all for one instance) and ``total`` (the whole hierarchy below ``top``).
+        ``timing``, all for one instance) and ``total`` (the whole hierarchy below ``top``,
+        with ``timing``: the top path). A timing record is ``{critical_path_ns, fmax_mhz,
+        startpoint, endpoint, path, arcs}`` (:func:`hybridgen.synth.timing.analyse_module`).
 
     Raises
     ------
@@ -178,6 +193,8 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
     top = str(top).removeprefix("\\")
     if not top or any(ch.isspace() for ch in top):
         raise SynthError(f"top module name must be a non-empty name without spaces, not {top!r}")
+    if clock_ns is not None:
+        clock_ns = check_clock_ns(clock_ns)
 
     with tempfile.TemporaryDirectory(prefix="hybridgen-synth-") as work:
         work = Path(work)
@@ -191,8 +208,11 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
         macros = set((work / "macros.txt").read_text().split())
         depths = _parse_ltp((work / "ltp.txt").read_text())
         flat_depth = _parse_ltp((work / "ltp_flat.txt").read_text()).get(top, 0)
+        netlist = json.loads((work / "netlist.json").read_text())
 
     result = _assemble(top, tech_lib, sram_model, stat, memories, macros, depths, flat_depth)
+    say("static timing analysis")
+    warnings += add_timing(result, netlist, tech_lib, sram_model, clock_ns)
     result["warnings"] = warnings
     if groups:
         result["breakdown"] = area_breakdown(result, groups)
@@ -202,6 +222,53 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
         "report.txt": format_report(result, tech_lib, sram_model),
     })
     return result
+
+
+def check_clock_ns(value, name="clock_ns"):
+    """``value`` as a positive float, else a one-line :class:`SynthError` naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not math.isfinite(number) or number <= 0 or isinstance(value, bool):
+        raise SynthError(f"{name} must be a positive number of nanoseconds, not {value!r}")
+    return number
+
+
+def add_timing(result, netlist, tech, sram, clock_ns=None):
+    """Put ``timing`` into every module and into ``total`` of ``result``; return warnings.
+
+    ``netlist`` is the Yosys JSON of the same synthesized design. With ``clock_ns`` each
+    timing record gets ``slack_ns`` and ``met`` and ``result["clock_ns"]`` is set.
+    """
+    order = list(reversed(list(result["modules"])))  # children before parents
+    try:
+        per_module, total, warnings = analyse_timing(
+            netlist, result["top"], tech, sram, order, total_cells=result["total"]["cells"])
+    except KeyError as error:
+        raise SynthError(str(error.args[0]) if error.args else str(error)) from None
+    for name, timing in per_module.items():
+        result["modules"][name]["timing"] = timing
+    result["total"]["timing"] = total
+    if clock_ns is not None:
+        result["clock_ns"] = clock_ns
+        for module in result["modules"].values():
+            module["timing"] = with_clock(module["timing"], clock_ns)
+        result["total"]["timing"] = with_clock(total, clock_ns)
+    return warnings
+
+
+def timing_violations(result):
+    """One line per failing timing record of ``result`` (modules, then the top path)."""
+    lines = []
+    records = [(name, module["timing"]) for name, module in result["modules"].items()]
+    records.append((f"{result['top']} (top path)", result["total"]["timing"]))
+    for name, timing in records:
+        if timing.get("met") is False:
+            lines.append(f"timing violated: {name}: {timing['startpoint']} -> "
+                         f"{timing['endpoint']}: {timing['critical_path_ns']} ns, slack "
+                         f"{timing['slack_ns']} ns at {result['clock_ns']} ns")
+    return lines
 
 
 def _resolve(value, registry, what):

@@ -1,4 +1,5 @@
-"""Plain-text rendering of the area/depth result of :func:`hybridgen.synth.flow.synthesize`."""
+"""Plain-text rendering of the result of :func:`hybridgen.synth.flow.synthesize`: area, logic
+depth and timing."""
 
 __all__ = ["format_report"]
 
@@ -18,6 +19,19 @@ def _table(header, rows):
 
 def _um2(value):
     return f"{value:,.1f}"
+
+
+def _timing_line(timing):
+    """``critical path X ns (Y MHz), start -> end[, slack S ns met|VIOLATED]``."""
+    if timing is None:
+        return "no timing"
+    if not timing["path"]:
+        return "critical path: none (no timed path)"
+    text = (f"critical path {timing['critical_path_ns']} ns ({timing['fmax_mhz']} MHz), "
+            f"{timing['startpoint']} -> {timing['endpoint']}")
+    if "slack_ns" in timing:
+        text += f", slack {timing['slack_ns']} ns {'met' if timing['met'] else 'VIOLATED'}"
+    return text
 
 
 def format_report(result, tech, sram):
@@ -41,8 +55,12 @@ def format_report(result, tech, sram):
         f"<= {sram.rom_logic_max_depth} words are synthesized to logic",
         "per-module figures are for one instance; logic depth = longest gate chain between "
         "flops, memories and ports",
+        "timing: NanGate45 typical corner, linear delay + load model, no wire load; "
+        "submodules through their boundary arcs (see docs/timing.md)",
         "",
     ]
+    if result.get("clock_ns") is not None:
+        out[-1:] = [f"clock period: {result['clock_ns']} ns", ""]
     modules = result["modules"]
     for name, module in modules.items():
         out.append(f"module {name}  (instances: {module['instances']})")
@@ -56,6 +74,12 @@ def format_report(result, tech, sram):
                    f"logic {_um2(module['logic_area_um2'])} um2 + memory "
                    f"{_um2(module['memory_area_um2'])} um2 = {_um2(module['area_um2'])} um2, "
                    f"logic depth {module['logic_depth']}")
+        out.append(f"  {_timing_line(module.get('timing'))}")
+        arcs = (module.get("timing") or {}).get("arcs")
+        if arcs:
+            out.append("  boundary arcs ns: " + ", ".join(
+                f"{key.replace('_to_', '->')} {'-' if ns is None else ns}"
+                for key, ns in arcs.items()))
         out.append("")
 
     memory_rows = []
@@ -98,7 +122,17 @@ def format_report(result, tech, sram):
         ["total area um2", _um2(total["area_um2"])],
         ["logic depth, flattened top", total["logic_depth"]],
         ["logic depth, worst module", total["max_module_logic_depth"]],
-    ])
+    ] + ([
+        ["critical path ns (top, " + total["timing"].get("method", "") + ")",
+         total["timing"]["critical_path_ns"]],
+        ["fmax MHz", total["timing"]["fmax_mhz"]],
+    ] if total.get("timing") else []))
+    if total.get("timing"):
+        timing = total["timing"]
+        out += ["", f"top critical path: {_timing_line(timing)}"]
+        out += _table(["cell", "type", "arrival ns"],
+                      [[step["cell"], step["type"], step["arrival_ns"]]
+                       for step in timing["path"]])
     if result.get("breakdown"):
         out += ["", "area breakdown (all instances)"]
         total_area = result["total"]["area_um2"] or 1.0
