@@ -10,8 +10,9 @@ from .mac import MacConfig
 from .systolic import SystolicConfig
 from .kv import KvConfig
 from .vector import SfuConfig, VectorConfig
+from .ursc import UrscConfig
 
 BLOCKS = {cls.block: cls for cls in (MacConfig, SystolicConfig, SfuConfig, VectorConfig,
-                                            KvConfig)}
+                                            KvConfig, UrscConfig)}
 
 __all__ = ["BLOCKS"]
