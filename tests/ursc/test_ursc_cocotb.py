@@ -1,0 +1,26 @@
+"""cocotb regressions of the URSC engines at ``ursc-tiny`` sizes (each engine its own top, one
+build per engine and simulator), bit-exact against golden/numerics.py and golden/ursc.py, with
+random stalls on every stream."""
+
+import pytest
+
+from hybridgen.verif import runner
+from hybridgen.verif.ursc.designs import component_design
+
+_DESIGNS = {}
+
+
+def _build(component, sim):
+    if component not in _DESIGNS:
+        _DESIGNS[component] = component_design("ursc-tiny", component)
+    return runner.build(_DESIGNS[component], sim)
+
+
+def test_dpe_random_tiles(sim):
+    runner.run(_build("dpe", sim), "hybridgen.verif.ursc.tb_dpe", testcase="random",
+               name="ursc-dpe")
+
+
+def test_upe_random_ops(sim):
+    runner.run(_build("upe", sim), "hybridgen.verif.ursc.tb_upe", testcase="random",
+               name="ursc-upe")
