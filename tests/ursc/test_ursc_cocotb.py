@@ -1,6 +1,6 @@
-"""cocotb regressions of the URSC engines at ``ursc-tiny`` sizes (each engine its own top, one
-build per engine and simulator), bit-exact against golden/numerics.py and golden/ursc.py, with
-random stalls on every stream."""
+"""cocotb regressions of the URSC engines at ``ursc-tiny`` sizes, bit-exact against
+golden/numerics.py and golden/ursc.py, with random stalls on every stream. Two tops per
+simulator (:mod:`hybridgen.verif.ursc.designs`): DPE0 + UpE, and one RVPE unit."""
 
 import pytest
 
@@ -17,12 +17,12 @@ def _build(component, sim):
 
 
 def test_dpe_random_tiles(sim):
-    runner.run(_build("dpe", sim), "hybridgen.verif.ursc.tb_dpe", testcase="random",
+    runner.run(_build("dpe_upe", sim), "hybridgen.verif.ursc.tb_dpe", testcase="random",
                name="ursc-dpe")
 
 
 def test_upe_random_ops(sim):
-    runner.run(_build("upe", sim), "hybridgen.verif.ursc.tb_upe", testcase="random",
+    runner.run(_build("dpe_upe", sim), "hybridgen.verif.ursc.tb_upe", testcase="random",
                name="ursc-upe")
 
 

@@ -1,19 +1,49 @@
-"""Designs of the URSC engines for their testbenches: one engine of a preset as the top.
+"""Designs of the URSC engines for their testbenches: engines of a preset as the top.
 
-The sidecar has the preset's configuration and derived figures plus ``component`` (``dpe``,
-``rvpe`` - one :class:`~hybridgen.rtl.ursc.rvpe.RvpeUnit` - or ``upe``), and the engine's own
-``latency``. Field packing helpers for the flat payload integers are here too.
+Two tops, so each simulator builds two designs: ``dpe_upe`` (DPE0 and the UpE, ports named as
+on :class:`~hybridgen.rtl.ursc.datapath.UrscDatapath`: ``dpe_i__0``, ``upe_i__<u>``, ...) and
+``rvpe`` (one :class:`~hybridgen.rtl.ursc.rvpe.RvpeUnit`, ports ``i``, ``o``, ``busy``; its
+lanes' special functions make it the slow build). The testbenches of the DPE and the UpE
+also run on the full datapath top. The sidecar has the preset's configuration and derived
+figures plus ``component``. Field packing helpers for the flat payload integers are here too.
 """
 
 import numpy as np
+from amaranth.hdl import Module
+from amaranth.lib import wiring
 
 from hybridgen.gen.elaborate import default_top_name, design_from_component
 from hybridgen.gen.hierarchy import ModuleLibrary
 from hybridgen.gen.presets import resolve
 
-__all__ = ["COMPONENTS", "component_design", "pack_lanes", "unpack_lanes", "fields_of"]
+__all__ = ["COMPONENTS", "DpeUpe", "component_design", "pack_lanes", "unpack_lanes", "fields_of"]
 
-COMPONENTS = ("dpe", "rvpe", "upe")
+COMPONENTS = ("dpe_upe", "rvpe")
+
+
+class DpeUpe(wiring.Component):
+    """Test top: one :class:`~hybridgen.rtl.ursc.dpe.Dpe` (as DPE0) and the
+    :class:`~hybridgen.rtl.ursc.upe.Upe`, ports as on the datapath top."""
+
+    def __init__(self, *, dpe, upe):
+        self._dpe, self._upe = dpe, upe
+        members = {**{f"dpe_{name}": member.array(1)
+                      for name, member in dpe.signature.members.items()},
+                   **{f"upe_{name}": member for name, member in upe.signature.members.items()}}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dpe0 = dpe = self._dpe
+        m.submodules.upe = upe = self._upe
+        wiring.connect(m, wiring.flipped(self.dpe_i[0]), dpe.i)
+        wiring.connect(m, dpe.o, wiring.flipped(self.dpe_o[0]))
+        m.d.comb += self.dpe_busy[0].eq(dpe.busy)
+        for u in range(len(self.upe_i)):
+            wiring.connect(m, wiring.flipped(self.upe_i[u]), upe.i[u])
+            wiring.connect(m, upe.o[u], wiring.flipped(self.upe_o[u]))
+            m.d.comb += self.upe_busy[u].eq(upe.busy[u])
+        return m
 
 
 def component_design(preset, component):
@@ -27,12 +57,13 @@ def component_design(preset, component):
     top = f"{default_top_name(preset)}_{component}"
     library = ModuleLibrary(top)
     p = config.datapath_params()
-    engine = {"dpe": lambda: Dpe(lanes=p["lanes"], dpus=p["dpus"], mults=p["mults"],
-                                 library=library),
-              "rvpe": lambda: RvpeUnit(width=p["vector_width"], params=p["params"],
-                                       library=library),
-              "upe": lambda: Upe(units=p["update_units"], width=p["update_width"],
-                                 library=library)}[component]()
+    if component == "rvpe":
+        engine = RvpeUnit(width=p["vector_width"], params=p["params"], library=library)
+    else:
+        engine = DpeUpe(dpe=Dpe(lanes=p["lanes"], dpus=p["dpus"], mults=p["mults"],
+                                library=library),
+                        upe=Upe(units=p["update_units"], width=p["update_width"],
+                                library=library))
     return design_from_component(engine, top, library=library, config=config,
                                  info={"preset": found.name, "block": found.block,
                                        "component": component})

@@ -8,7 +8,8 @@ Operands: bf16 of normal fp32 values mixed with random bit patterns (infinities,
 subnormals). ``$DPE_TILES`` tiles per slot, 30 % random bubbles on ``i`` and back-pressure on
 ``o``. Every result is compared bit-exactly with
 :func:`hybridgen.golden.numerics.dot_bf16_accumulate`; the harness fails on a missing or extra
-``o`` beat; the ``busy`` cycles must equal the accepted ``i`` beats.
+``o`` beat; the ``busy`` cycles must equal the accepted ``i`` beats. Ports: ``dpe_i__<n>``,
+``dpe_o__<n>``, ``dpe_busy__<n>`` with n = ``$URSC_DPE`` (default 0), as on the datapath top.
 """
 
 import os
@@ -78,8 +79,8 @@ def schedule(rng, lanes, dpus, mults, *, tiles, max_chunks):
     return beats, expected, fillers
 
 
-def words(design, beats):
-    fields = fields_of(design, "i__payload")
+def words(design, beats, n):
+    fields = fields_of(design, f"dpe_i__{n}__payload")
     a = pack_lanes(np.stack([b[0] for b in beats]), 16)
     b = pack_lanes(np.stack([b[1] for b in beats]), 16)
     return [x | (y << fields["b"]["offset"]) | (int(f) << fields["first"]["offset"])
@@ -87,11 +88,12 @@ def words(design, beats):
             for x, y, (_, _, f, last) in zip(a, b, beats)]
 
 
-async def count_busy(dut, counter):
+async def count_busy(dut, name, counter):
+    handle = getattr(dut, name)
     while True:
         await RisingEdge(dut.clk)
         await ReadOnly()
-        if dut.busy.value.is_resolvable and int(dut.busy.value):
+        if handle.value.is_resolvable and int(handle.value):
             counter[0] += 1
 
 
@@ -105,14 +107,15 @@ async def random(dut):
     beats, expected, fillers = schedule(rng, lanes, dpus, mults,
                                         tiles=int(os.environ.get("DPE_TILES", "12")),
                                         max_chunks=int(os.environ.get("DPE_MAX_CHUNKS", "5")))
+    n = int(os.environ.get("URSC_DPE", "0"))
     harness = StreamHarness(dut, rng)
-    source = harness.source("i", stall=0.3)
-    sink = harness.sink("o", stall=0.3)
+    source = harness.source(f"dpe_i__{n}", stall=0.3)
+    sink = harness.sink(f"dpe_o__{n}", stall=0.3)
     busy = [0]
     await harness.start()
-    cocotb.start_soon(count_busy(dut, busy))
-    source.send(words(design, beats))
-    latency = design["derived"]["latency"]
+    cocotb.start_soon(count_busy(dut, f"dpe_busy__{n}", busy))
+    source.send(words(design, beats, n))
+    latency = design["derived"]["dpe_latency"]
     await harness.collect({sink: len(expected)}, latency=latency,
                           timeout_cycles=5 * len(beats) + 4 * latency + 100)
     got = unpack_lanes(sink.beats, lanes * dpus, 32).reshape(-1, lanes, dpus)

@@ -6,7 +6,8 @@ cancel and round), 30 % bubbles on every ``i`` and back-pressure on every ``o``.
 rows compose :mod:`hybridgen.golden.numerics` in the UpE's order (module docstring of
 :mod:`hybridgen.rtl.ursc.upe`): ``fp32_add(fp32_mul(s, x), y)``, ``fp32_mul(s, x)``,
 ``fp32_to_bf16(fp32_mul(s, x)) << 16``. Bit-exact; the harness fails on a missing or extra
-beat; every unit's ``busy`` cycles equal its accepted beats.
+beat; every unit's ``busy`` cycles equal its accepted beats. Ports ``upe_i__<u>``,
+``upe_o__<u>``, ``upe_busy__<u>`` as on the datapath top.
 """
 
 import os
@@ -47,7 +48,7 @@ async def count_busy(dut, units, counters):
         await RisingEdge(dut.clk)
         await ReadOnly()
         for u in range(units):
-            value = getattr(dut, f"busy__{u}").value
+            value = getattr(dut, f"upe_busy__{u}").value
             if value.is_resolvable and int(value):
                 counters[u] += 1
 
@@ -60,10 +61,10 @@ async def random(dut):
     units, width = config["update_units"], config["update_width"]
     rows = int(os.environ.get("UPE_ROWS", "300"))
     rng = np.random.default_rng(cocotb.RANDOM_SEED)
-    fields = fields_of(design, "i__0__payload")
+    fields = fields_of(design, "upe_i__0__payload")
     harness = StreamHarness(dut, rng)
-    sources = [harness.source(f"i__{u}", stall=0.3) for u in range(units)]
-    sinks = [harness.sink(f"o__{u}", stall=0.3) for u in range(units)]
+    sources = [harness.source(f"upe_i__{u}", stall=0.3) for u in range(units)]
+    sinks = [harness.sink(f"upe_o__{u}", stall=0.3) for u in range(units)]
     busy = [0] * units
     await harness.start()
     cocotb.start_soon(count_busy(dut, units, busy))
@@ -75,7 +76,7 @@ async def random(dut):
                      | (yi << fields["y"]["offset"])
                      for op, si, xi, yi in zip(ops, s, pack_lanes(x, 32), pack_lanes(y, 32))])
         want.append((ops, s, x, expected(ops, s, x, y)))
-    latency = design["derived"]["latency"]
+    latency = design["derived"]["upe_latency"]
     await harness.collect({sink: rows for sink in sinks}, latency=latency,
                           timeout_cycles=5 * rows + 4 * latency + 100)
     for u, (sink, (ops, s, x, rows_want)) in enumerate(zip(sinks, want)):
