@@ -1,4 +1,4 @@
-"""Configuration of the HLX unified core (URSC, ``rtl/ursc``; docs/ursc.md)."""
+"""Configuration of the HLX unified core (URSC, ``rtl/ursc``)."""
 
 from dataclasses import dataclass
 
@@ -23,10 +23,12 @@ class UrscConfig(Config):
     """
 
     block = "ursc"
-    #: ``hybridgen synth`` area breakdown: module-name substrings of each engine
-    area_groups = {"DPE0 + DPE1": ["__dpe_", "__dpu_", ".dpe0", ".dpe1"],
-                   "RVPE": ["__rvpe_", "__lane", "__fp32_minmax", ".rvpe"],
-                   "UpE": ["__upe_", ".upe"],
+    #: ``hybridgen synth`` area breakdown: module-name substrings of each engine (first match
+    #: wins; the UpE's adder is its own leaf, ``upe_fp32_add_l3``, so no leaf is shared by two
+    #: engines)
+    area_groups = {"DPE0 + DPE1": ["__dpe_", "__dpu_", "__bf16_mul_exact", "__fp32_add_l3"],
+                   "UpE": ["__upe_", ".upe", "__fp32_mul", "__fp32_to_bf16"],
+                   "RVPE": ["__rvpe_", ".rvpe", "__lane", "__fp32_add", "__fp32_minmax"],
                    "top": []}
     derived = ("peak_macs_per_cycle", "dpe_interleave", "dpe_latency", "rvpe_latency",
                "upe_latency", "memory_bits", "dpe_beat_bits")

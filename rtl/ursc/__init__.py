@@ -1,4 +1,4 @@
-"""The HLX unified core (URSC, docs/ursc.md): two dot-product engines (:mod:`.dpe`), the
+"""The HLX unified core (URSC): two dot-product engines (:mod:`.dpe`), the
 reconfigurable vector engine (:mod:`.rvpe`), the update engine (:mod:`.upe`) and, for now, the
 datapath top that places them (:mod:`.datapath`); the kernel controller comes later.
 Bit-exact models: :mod:`hybridgen.golden.ursc` and :mod:`hybridgen.golden.numerics`."""

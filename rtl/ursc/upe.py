@@ -88,7 +88,7 @@ class UpeDatapath(wiring.Component):
         op = pipeline_delay(m, en, self.op, self.latency - 1, name="op")
         for k in range(self._width):
             mul = place(m, library, f"mul{k}", "fp32_mul", Fp32Mul)
-            add = place(m, library, f"add{k}", "fp32_add_l3", lambda: Fp32Add(latency=3))
+            add = place(m, library, f"add{k}", "upe_fp32_add_l3", lambda: Fp32Add(latency=3))
             bf16 = place(m, library, f"bf16_{k}", "fp32_to_bf16", Fp32ToBf16)
             y = pipeline_delay(m, en, self.y[k], mul_latency, name=f"y{k}")
             m.d.comb += [mul.en.eq(en), mul.a.eq(self.s), mul.b.eq(self.x[k]),
