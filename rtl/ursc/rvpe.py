@@ -45,27 +45,30 @@ __all__ = ["RvpeUnit", "Rvpe", "rvpe_operands", "MODE_PROGRAMS", "REDUCTIONS",
 REDUCTIONS = (VectorOp.ROWSUM, VectorOp.ROWMAX, VectorOp.CUMSUM)
 
 #: Op sequence of each mode, as (op, b operand, what it computes); a row is the vectors of one
-#: query row of S (attention) or one head's dt row of a chunk (SSD). ``b`` names the
-#: broadcast operand the controller puts in every lane of ``b``.
+#: query row of S (attention) or one head's dt row of a chunk (SSD). ``b`` names what the
+#: controller puts in ``b`` (a scalar in every lane, or a vector).
 MODE_PROGRAMS = {
     "attention": (
-        ("mul", "scale", "s = S * scale (S from a DPE, fp32)"),
-        ("rowmax", None, "m_new = max(m_old, rowmax(s)) - m_old is a last vector of the row"),
+        ("mul", "scale", "s = S * scale, every vector of an S row (S from a DPE, fp32)"),
+        ("rowmax", None, "m_blk = rowmax(s) over the row's vectors"),
+        ("max", "m_old", "m_new = max(m_old, m_blk) (one vector)"),
         ("sub", "m_new", "s - m_new"),
         ("exp", None, "p = exp(s - m_new)"),
-        ("rowsum", None, "rowsum(p) (fp32 p), added to a * l_old by the UpE"),
-        ("bf16", None, "P = bf16(p), the DPE operand of P V"),
-        ("sub", "m_new", "m_old - m_new (one vector, lane 0)"),
-        ("exp", None, "a = exp(m_old - m_new), the UpE's rescale factor"),
+        ("rowsum", None, "l_blk = rowsum(p), of the fp32 p"),
+        ("bf16", None, "P = bf16(p), the A operand of P V"),
+        ("sub", "m_new", "m_old - m_new (one vector)"),
+        ("exp", None, "a = exp(m_old - m_new): the UpE's rescale (O = a*O + PV, "
+                      "l = a*l_old + l_blk)"),
     ),
     "ssd": (
-        ("add", "dt_bias", "dt + dt_bias"),
-        ("softplus", None, "dt = softplus(dt + dt_bias) (skipped without softplus)"),
-        ("mul", "A", "dt * A"),
+        ("add", "dt_bias", "dt + dt_bias (one head's dt row of a chunk)"),
+        ("softplus", None, "dt = softplus(dt + dt_bias); skipped with softplus off"),
+        ("mul", "A", "dt * A[h]"),
         ("cumsum", None, "cum = cumsum(dt * A) over the chunk, carried across vectors"),
-        ("sub", "cum_j", "cum_i - cum_j (row i of the segsum, lanes j)"),
-        ("exp", None, "exp(cum_i - cum_j), multiplied by the causal mask (lanes j > i: 0)"),
-        ("bf16", None, "bf16 rounding of the masked CB^T and of dt x, DPE operands"),
+        ("sub", "cum", "cum_i - cum_j: row i of the segsum (a = cum_i in every lane)"),
+        ("exp", None, "L = exp(cum_i - cum_j), never a product of exps"),
+        ("mul", "CB^T row", "CB^T * L; the sender zeroes the lanes j > i (causal mask)"),
+        ("bf16", None, "bf16 of the masked CB^T * L (and of dt x), DPE operands"),
     ),
 }
 
@@ -91,8 +94,8 @@ class RvpeUnit(wiring.Component):
     * ``i``: one vector per beat, op per beat. Reduction beats (rowsum, rowmax, cumsum) rotate
       through 3 slots (the carry adder's latency): the n-th reduction beat accepted goes to slot
       ``n mod 3``, so 3 rows are interleaved vector by vector; ``first`` starts a slot's row,
-      ``last`` ends it. A slot without a row takes filler beats with ``first = 1, last = 0`` of
-      a sum op (no output for rowsum/rowmax; a cumsum filler gives an output beat). Elementwise
+      ``last`` ends it. A slot without a row takes filler beats: op rowsum (or rowmax),
+      ``first = 1, last = 0`` (no output; the slot's next ``first`` discards it). Elementwise
       beats do not advance the slots.
     * ``o``: ``width`` fp32 per beat, in acceptance order: one per elementwise or cumsum beat,
       one per rowsum/rowmax ``last`` beat (the row result in every lane).

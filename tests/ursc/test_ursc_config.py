@@ -59,3 +59,11 @@ def test_tiny_top_exposes_every_engine_stream():
     modules = design.sidecar["modules"]
     assert {"ursc_tiny__dpu_m4", "ursc_tiny__dpe_2x2x4", "ursc_tiny__rvpe_unit_w8",
             "ursc_tiny__upe_unit_w4"} <= set(modules)
+
+
+def test_mode_programs_use_rvpe_ops():
+    from hybridgen.golden.numerics import VECTOR_OPS
+    from hybridgen.rtl.ursc.rvpe import MODE_PROGRAMS
+    assert set(MODE_PROGRAMS) == {"attention", "ssd"}
+    for steps in MODE_PROGRAMS.values():
+        assert all(op in VECTOR_OPS for op, _, _ in steps)
