@@ -192,8 +192,8 @@ class RvpeUnit(wiring.Component):
 
 class Rvpe(wiring.Component):
     """``units`` independent :class:`RvpeUnit` s of ``width`` lanes (rows go to any unit; the
-    controller splits them); with a ``library`` the unit is converted once. Standalone: the prefill chiplet places it beside the systolic
-    array too.
+    controller splits them); with a ``library`` the unit is converted once. Standalone: the
+    prefill chiplet places it beside the systolic array too.
 
     Members
     -------
