@@ -54,8 +54,8 @@ MODE_PROGRAMS = {
         ("max", "m_old", "m_new = max(m_old, m_blk) (one vector)"),
         ("sub", "m_new", "s - m_new"),
         ("exp", None, "p = exp(s - m_new)"),
-        ("rowsum", None, "l_blk = rowsum(p), of the fp32 p"),
-        ("bf16", None, "P = bf16(p), the A operand of P V"),
+        ("bf16", None, "P = bf16(p) (widened to fp32), the A operand of P V"),
+        ("rowsum", None, "l_blk = rowsum(P): l sums the bf16 P (golden.ursc's order)"),
         ("sub", "m_new", "m_old - m_new (one vector)"),
         ("exp", None, "a = exp(m_old - m_new): the UpE's rescale (O = a*O + PV, "
                       "l = a*l_old + l_blk)"),
