@@ -11,8 +11,9 @@ from .systolic import SystolicConfig
 from .kv import KvConfig
 from .vector import SfuConfig, VectorConfig
 from .decode import DecodeConfig
+from .ursc import UrscConfig
 
 BLOCKS = {cls.block: cls for cls in (MacConfig, SystolicConfig, SfuConfig, VectorConfig,
-                                            KvConfig, DecodeConfig)}
+                                     KvConfig, DecodeConfig, UrscConfig)}
 
 __all__ = ["BLOCKS"]

@@ -1,0 +1,121 @@
+"""Configuration of the HLX unified core (URSC, ``rtl/ursc``)."""
+
+from dataclasses import dataclass
+
+from ..config import Config, group, param
+from ..errors import ConfigError
+from .vector import SfuConfig
+
+__all__ = ["UrscConfig"]
+
+
+@dataclass(frozen=True)
+class UrscConfig(Config):
+    """The URSC core: two dot-product engines (DPE0, DPE1) of ``dpe_lanes x dpe_dpus`` DPUs of
+    ``dpe_mults`` bf16 products, an RVPE of ``vector_units`` units of ``vector_width`` fp32
+    lanes, an UpE of ``update_units`` units of ``update_width`` lanes, and the memory sizes of
+    the core (global buffer, per-DPE operand memories, VMEM, UMEM).
+
+    ``build()`` returns :class:`hybridgen.rtl.ursc.datapath.UrscDatapath`: the four engines with
+    their streams as top-level ports and no controller yet (so no memories, DMA or descriptor
+    intake; the memory sizes are validated and reported, not built). The controller that runs
+    whole kernels comes later and will replace this top.
+    """
+
+    block = "ursc"
+    #: ``hybridgen synth`` area breakdown: module-name substrings of each engine (first match
+    #: wins; the UpE's adder is its own leaf, ``upe_fp32_add_l3``, so no leaf is shared by two
+    #: engines)
+    area_groups = {"DPE0 + DPE1": ["__dpe_", "__dpu_", "__bf16_mul_exact", "__fp32_add_l3"],
+                   "UpE": ["__upe_", ".upe", "__fp32_mul", "__fp32_to_bf16"],
+                   "RVPE": ["__rvpe_", ".rvpe", "__lane", "__fp32_add", "__fp32_minmax"],
+                   "top": []}
+    derived = ("peak_macs_per_cycle", "dpe_interleave", "dpe_latency", "rvpe_latency",
+               "upe_latency", "memory_bits", "dpe_beat_bits")
+
+    dpe_lanes: int = param(2, doc="DPE lanes (rows of A per beat) per DPE", min=1, max=256)
+    dpe_dpus: int = param(2, doc="DPUs per lane (columns of B per beat) per DPE", min=1,
+                          max=256)
+    dpe_mults: int = param(4, doc="bf16 products per DPU (reduction chunk)", min=2, max=64,
+                           power_of_two=True)
+    vector_units: int = param(2, doc="RVPE vector units", min=1, max=8)
+    vector_width: int = param(8, doc="fp32 lanes per RVPE unit", min=2, max=1024,
+                              power_of_two=True)
+    update_units: int = param(2, doc="UpE update units", min=1, max=8)
+    update_width: int = param(4, doc="fp32 lanes per UpE unit", min=1, max=1024)
+    modes: str = param("both", doc="dataflows built: attention (PipeFlash), ssd (PipeSSD) or "
+                       "both (the descriptor chooses)", choices=("attention", "ssd", "both"))
+    global_kib: int = param(64, doc="global buffer KiB", min=1, max=65536)
+    operand_kib: int = param(8, doc="operand memory KiB per DPE", min=1, max=16384)
+    vmem_kib: int = param(4, doc="RVPE vector memory (VMEM) KiB", min=1, max=16384)
+    umem_kib: int = param(4, doc="UpE memory (UMEM) KiB", min=1, max=16384)
+    bus_bits: int = param(128, doc="AXI data width in bits", min=32, max=1024,
+                          power_of_two=True)
+    read_outstanding: int = param(8, doc="AXI read bursts in flight", min=1, max=64)
+    sfu: SfuConfig = group(SfuConfig, doc="special-function approximations of the RVPE lanes")
+
+    def check(self):
+        beat = self.dpe_beat_bits
+        if self.operand_kib * 8192 < 2 * beat:
+            raise ConfigError("operand_kib", f"must hold two DPE beats ({2 * beat} bits), not "
+                                             f"{self.operand_kib} KiB")
+        vector = self.vector_units * self.vector_width * 32
+        if self.vmem_kib * 8192 < 2 * vector:
+            raise ConfigError("vmem_kib", f"must hold two vectors of every RVPE unit "
+                                          f"({2 * vector} bits), not {self.vmem_kib} KiB")
+        row = self.update_units * self.update_width * 32
+        if self.umem_kib * 8192 < 2 * row:
+            raise ConfigError("umem_kib", f"must hold two rows of every UpE unit "
+                                          f"({2 * row} bits), not {self.umem_kib} KiB")
+
+    @property
+    def peak_macs_per_cycle(self):
+        """Both DPEs: ``2 * dpe_lanes * dpe_dpus * dpe_mults``."""
+        return 2 * self.dpe_lanes * self.dpe_dpus * self.dpe_mults
+
+    @property
+    def dpe_beat_bits(self):
+        """Operand bits one DPE consumes per beat: ``(lanes + dpus) * mults * 16``."""
+        return (self.dpe_lanes + self.dpe_dpus) * self.dpe_mults * 16
+
+    @property
+    def dpe_interleave(self):
+        """Output tiles a DPE keeps in flight (accumulator slots)."""
+        from hybridgen.rtl.ursc.dpe import ACCUMULATOR_LATENCY
+        return ACCUMULATOR_LATENCY
+
+    @property
+    def dpe_latency(self):
+        """Cycles from a DPE's ``last`` beat to its result beat."""
+        from hybridgen.rtl.ursc.dpe import dpu_latency
+        return dpu_latency(self.dpe_mults)
+
+    @property
+    def rvpe_latency(self):
+        from hybridgen.rtl.ursc.rvpe import rvpe_unit_latency
+        return rvpe_unit_latency(self.vector_width, self.sfu.params())
+
+    @property
+    def upe_latency(self):
+        from hybridgen.rtl.ursc.upe import upe_latency
+        return upe_latency()
+
+    @property
+    def memory_bits(self):
+        """Bits of each on-chip memory (two operand memories) and their total."""
+        bits = {"global": self.global_kib * 8192, "operand": 2 * self.operand_kib * 8192,
+                "vmem": self.vmem_kib * 8192, "umem": self.umem_kib * 8192}
+        return {**bits, "total": sum(bits.values())}
+
+    def datapath_params(self):
+        """Keyword arguments of the engines (:class:`hybridgen.rtl.ursc.datapath.UrscDatapath`)."""
+        return dict(lanes=self.dpe_lanes, dpus=self.dpe_dpus, mults=self.dpe_mults,
+                    vector_units=self.vector_units, vector_width=self.vector_width,
+                    update_units=self.update_units, update_width=self.update_width,
+                    params=self.sfu.params())
+
+    def build(self, library):
+        """The top-level component, for now :class:`hybridgen.rtl.ursc.datapath.UrscDatapath`
+        (engines with stream ports, no controller): see the class docstring."""
+        from hybridgen.rtl.ursc.datapath import UrscDatapath
+        return UrscDatapath(**self.datapath_params(), library=library)
