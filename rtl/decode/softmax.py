@@ -49,16 +49,18 @@ SIGN = 0x8000_0000
 
 
 def softmax_in_layout(heads):
-    """``s`` [32] fp32 scores, ``count`` valid positions (0..32), ``head``, ``first``."""
+    """``s`` [32] fp32 scores, ``count`` valid positions (0..32), ``head``, ``first``, ``last``
+    (passed through: the unit's final tile)."""
     return data.StructLayout({"s": data.ArrayLayout(32, POSITIONS), "count": range(POSITIONS + 1),
-                              "head": range(max(heads, 2)), "first": 1})
+                              "head": range(max(heads, 2)), "first": 1, "last": 1})
 
 
 def softmax_out_layout(heads):
     """``p`` [32] bf16 weights, ``alpha``, ``m``, ``l`` (the head's state after the tile, fp32),
-    ``head``."""
+    ``head``; ``count``, ``first``, ``last`` of the input beat (for the P V lanes)."""
     return data.StructLayout({"p": data.ArrayLayout(16, POSITIONS), "alpha": 32, "m": 32,
-                              "l": 32, "head": range(max(heads, 2))})
+                              "l": 32, "head": range(max(heads, 2)),
+                              "count": range(POSITIONS + 1), "first": 1, "last": 1})
 
 
 class SerialPairwiseSum(wiring.Component):
@@ -234,7 +236,8 @@ class SoftmaxStep(wiring.Component):
             active = beat.count != 0
             m.d.sync += [busy.eq(0), self.o.valid.eq(1),
                          self.o.payload.p.eq(p), self.o.payload.alpha.eq(alpha),
-                         self.o.payload.head.eq(beat.head),
+                         self.o.payload.head.eq(beat.head), self.o.payload.count.eq(beat.count),
+                         self.o.payload.first.eq(beat.first), self.o.payload.last.eq(beat.last),
                          self.o.payload.m.eq(Mux(active, m_new, m0)),
                          self.o.payload.l.eq(Mux(active, acc.o, l0))]
             with m.Switch(beat.head):

@@ -62,7 +62,7 @@ def test_softmax_step(seed):
             while rng.random() < 0.3:
                 await ctx.tick()
             ctx.set(dut.i.payload, in_layout.const({"s": [int(x) for x in s], "count": count,
-                                                    "head": h, "first": int(first)}))
+                                                    "head": h, "first": int(first), "last": 0}))
             ctx.set(dut.i.valid, 1)
             await ctx.tick().until(dut.i.ready)
             ctx.set(dut.i.valid, 0)
