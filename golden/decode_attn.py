@@ -3,16 +3,18 @@
 One query token per batch element against K/V caches held in memory in the tile layout of
 :func:`hybridgen.golden.kvquant.pack_kv_cache` (BFP8, BFP4 or bf16 tiles of 32 positions x 32
 dims of one (batch, kv head)), dequantized on the way in and never written back. The schedule
-(docs/decode_attn.md) and the order of every operation, which this model follows exactly:
+(docs/decode.md) and the order of every operation, which this model follows exactly:
 
 Schedule
 --------
-* ``units`` vector units of 32 lanes; lane ``p`` of a unit holds position ``p`` of the
-  position tile it works on (QK) and dim ``p`` of a dim tile (PV). Each lane is a
-  :class:`~hybridgen.rtl.arith.dot.Bf16Dot` of ``dot`` products plus an fp32 accumulator.
+* ``units`` vector units; every score and every output element is computed by one lane, a
+  :class:`~hybridgen.rtl.arith.dot.Bf16Dot` of ``dot`` products plus an fp32 accumulator, its
+  chunks in order, so the numerics depend only on ``dot`` and ``units`` (not on which lane).
+  The decode array uses ``dot = 32`` (rtl/decode/scores.py, rtl/decode/pv.py: a lane takes a
+  32-value tile row for QK, a tile column for PV).
 * Split-KV: unit ``u`` takes the position tiles ``t = u, u + units, u + 2 units, ...`` of every
   (batch, kv head), in increasing ``t``; a tile with no position below the batch element's
-  length (``32 t >= len``) is not read at all. With the channel layout of docs/decode_attn.md
+  length (``32 t >= len``) is not read at all. With the channel layout of docs/decode.md
   (position tile ``t`` in channel ``t mod channels``, ``units == channels``) unit ``u`` reads
   only channel ``u``.
 * GQA: a K / V tile is read once per kv head and used for all ``g = hq / hkv`` query heads of
