@@ -1,7 +1,7 @@
 """One vector unit's share of decode attention (docs/decode.md, "Decode attention"): the
 position tiles of one (batch, kv head) that split-KV gives the unit, K and V packed from its
 channel, through :class:`~hybridgen.rtl.decode.scores.ScoreLanes` (dequantizer + QK lanes),
-:class:`~hybridgen.rtl.decode.softmax.SoftmaxStep` and
+:class:`~hybridgen.rtl.decode.softmax.SoftmaxStep` (one per q head of the group) and
 :class:`~hybridgen.rtl.decode.pv.PvLanes` (dequantizer + PV lanes), out the partial
 ``(m, l, O)`` of every q head of the kv head for :class:`~hybridgen.rtl.decode.combine.PartialCombine`.
 
@@ -10,7 +10,7 @@ Bit-exact: the unit's partials of :func:`hybridgen.golden.decode_attn.decode_att
 its partial is the empty one (``m = -inf``), which the controller sends to the combine itself.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -75,7 +75,11 @@ class AttnUnit(wiring.Component):
         H, D = self._heads, self._max_dim_tiles
         m.submodules.scores = sc = ScoreLanes(self._geometry, width=self._width, heads=H,
                                               max_dim_tiles=D)
-        m.submodules.softmax = sm = SoftmaxStep(heads=H, params=self._params)
+        # one softmax step per q head of the group: each takes one beat per position tile,
+        # so the steps' ~100 cycles per beat stay below the tile group's bus time
+        steps = [SoftmaxStep(heads=1, params=self._params) for _ in range(H)]
+        for h, step in enumerate(steps):
+            m.submodules[f"softmax{h}"] = step
         m.submodules.pv = pv = PvLanes(self._geometry, width=self._width, heads=H,
                                        max_dim_tiles=D)
         wiring.connect(m, wiring.flipped(self.k), sc.i)
@@ -83,32 +87,45 @@ class AttnUnit(wiring.Component):
         m.d.comb += [sc.q.eq(self.q), sc.dim_tiles.eq(self.dim_tiles),
                      pv.dim_tiles.eq(self.dim_tiles)]
 
-        # scores + tile info -> softmax step (the info beat is used by all heads of the tile)
+        # scores + tile info -> the softmax step of the beat's head (the info beat is used by
+        # all heads of the tile)
         info = self.info
-        m.d.comb += [sm.i.valid.eq(sc.o.valid & info.valid),
-                     sm.i.payload.s.eq(sc.o.payload.s), sm.i.payload.head.eq(sc.o.payload.head),
-                     sm.i.payload.count.eq(info.payload.count),
-                     sm.i.payload.first.eq(info.payload.first),
-                     sm.i.payload.last.eq(info.payload.last),
-                     sc.o.ready.eq(sm.i.ready & info.valid),
-                     info.ready.eq(sm.i.ready & sc.o.valid & (sc.o.payload.head == H - 1))]
+        head = sc.o.payload.head
+        ready = Signal()
+        for h, step in enumerate(steps):
+            m.d.comb += [step.i.payload.s.eq(sc.o.payload.s), step.i.payload.head.eq(0),
+                         step.i.payload.count.eq(info.payload.count),
+                         step.i.payload.first.eq(info.payload.first),
+                         step.i.payload.last.eq(info.payload.last)]
+            with m.If(head == h):
+                m.d.comb += [step.i.valid.eq(sc.o.valid & info.valid), ready.eq(step.i.ready)]
+        m.d.comb += [sc.o.ready.eq(ready & info.valid),
+                     info.ready.eq(ready & sc.o.valid & (head == H - 1))]
 
-        # softmax -> P V weights; the final (m, l) of each head kept for the partial
+        # softmax steps, in head order -> P V weights; the final (m, l) of each head kept
         ml = [(Signal(32, name=f"m{h}"), Signal(32, name=f"l{h}")) for h in range(H)]
         held = Signal()                                      # (m, l) of a job not yet sent
-        sp = sm.o.payload
-        block = sp.last & held & (sp.head == 0)
-        m.d.comb += [pv.w.valid.eq(sm.o.valid & ~block), sm.o.ready.eq(pv.w.ready & ~block),
+        out_h = Signal(range(max(H, 2)))
+        sp = Signal.like(steps[0].o.payload)
+        valid = Signal()
+        for h, step in enumerate(steps):
+            with m.If(out_h == h):
+                m.d.comb += [sp.eq(step.o.payload), valid.eq(step.o.valid),
+                             step.o.ready.eq(pv.w.ready & ~(sp.last & held & (out_h == 0)))]
+        block = sp.last & held & (out_h == 0)
+        m.d.comb += [pv.w.valid.eq(valid & ~block),
                      pv.w.payload.p.eq(sp.p), pv.w.payload.alpha.eq(sp.alpha),
-                     pv.w.payload.head.eq(sp.head), pv.w.payload.count.eq(sp.count),
+                     pv.w.payload.head.eq(out_h), pv.w.payload.count.eq(sp.count),
                      pv.w.payload.first.eq(sp.first), pv.w.payload.last.eq(sp.last)]
-        with m.If(sm.o.valid & sm.o.ready & sp.last):
-            with m.Switch(sp.head):
-                for h in range(H):
-                    with m.Case(h):
-                        m.d.sync += [ml[h][0].eq(sp.m), ml[h][1].eq(sp.l)]
-            with m.If(sp.head == H - 1):
-                m.d.sync += held.eq(1)
+        with m.If(pv.w.valid & pv.w.ready):
+            m.d.sync += out_h.eq(Mux(out_h == H - 1, 0, out_h + 1))
+            with m.If(sp.last):
+                with m.Switch(out_h):
+                    for h in range(H):
+                        with m.Case(h):
+                            m.d.sync += [ml[h][0].eq(sp.m), ml[h][1].eq(sp.l)]
+                with m.If(out_h == H - 1):
+                    m.d.sync += held.eq(1)
 
         # P V accumulators + (m, l) -> partial
         m.d.comb += [self.o.valid.eq(pv.o.valid), pv.o.ready.eq(self.o.ready),
