@@ -3,8 +3,8 @@ attention"): packed V tiles in through the dequantizer, the softmax step's bf16 
 rescale factors alpha beside them, the fp32 output accumulators ``O`` of every q head of the
 kv head kept inside and read out after a unit's last position tile.
 
-Lane mapping: a dequantized V tile (32 positions x 32 dims, row-major) is gathered into a tile
-register; lane ``k`` then takes item ``c width + k`` of the ``32 heads`` items (dim ``col``,
+Lane mapping: a dequantized V tile (32 positions x 32 dims, row-major) is gathered into one of
+two tile registers (the next tile fills while the lanes read the other); lane ``k`` then takes item ``c width + k`` of the ``32 heads`` items (dim ``col``,
 q head ``h``), item ``col heads + h``: one ``Bf16Dot`` of 32 products, ``P_h . V[:, col]`` -
 a whole column, so ``dot = 32`` is one chunk per tile. At decode-small (8 lanes, 4 heads) a
 tile takes 16 lane cycles against 17 bus beats of BFP8.
@@ -117,35 +117,44 @@ class PvLanes(wiring.Component):
             with m.If(w_h == H - 1):
                 m.d.sync += [w_h.eq(0), w_full.eq(1)]
 
-        # ---- the V tile register (rows past count zeroed as they arrive) -------------------------
-        rows = [Signal(16 * POSITIONS, name=f"row{p}") for p in range(POSITIONS)]
-        t_full = Signal()
+        # ---- two V tile registers: one fills while the lanes read the other ---------------------
+        rows = [[Signal(16 * POSITIONS, name=f"row{bank}_{p}") for p in range(POSITIONS)]
+                for bank in range(2)]
+        t_full = Signal(2)
+        wb, rb = Signal(), Signal()                          # bank being filled / being read
         beat_n = Signal(range(g.value_beats))
+        m.d.comb += v.ready.eq(~t_full.bit_select(wb, 1))
         with m.If(v.valid & v.ready):
-            with m.Switch(beat_n):
-                for n in range(g.value_beats):
-                    with m.Case(n):
-                        for e in range(g.lanes):
-                            pos, dim = divmod(n * g.lanes + e, POSITIONS)
-                            m.d.sync += rows[pos][16 * dim:16 * dim + 16].eq(
-                                Mux(pos < count, v.payload.data[e], 0))
+            for bank in range(2):
+                with m.If(wb == bank):
+                    with m.Switch(beat_n):
+                        for n in range(g.value_beats):
+                            with m.Case(n):
+                                for e in range(g.lanes):
+                                    pos, dim = divmod(n * g.lanes + e, POSITIONS)
+                                    m.d.sync += rows[bank][pos][16 * dim:16 * dim + 16].eq(
+                                        v.payload.data[e])
             m.d.sync += beat_n.eq(beat_n + 1)
             with m.If(v.payload.last):
-                m.d.sync += [beat_n.eq(0), t_full.eq(1)]
+                m.d.sync += [beat_n.eq(0), wb.eq(~wb)]
+                for bank in range(2):
+                    with m.If(wb == bank):
+                        m.d.sync += t_full[bank].eq(1)
         draining = Signal()                                  # a last group not yet read out
-        # the zeroing needs the group's count: a V tile is taken only once the weights are in
-        m.d.comb += v.ready.eq(~t_full & w_full)
 
         # ---- issue (col, head) items ------------------------------------------------------------
         c = Signal(range(max(self.issue_cycles, 2)))
         j = Signal(range(D))
-        issue = t_full & w_full & ~draining
+        issue = t_full.bit_select(rb, 1) & w_full & ~draining
         finish = issue & (c == self.issue_cycles - 1)
         last_tile = j == self.dim_tiles - 1
         with m.If(issue):
             m.d.sync += c.eq(c + 1)
         with m.If(finish):
-            m.d.sync += [c.eq(0), t_full.eq(0), j.eq(Mux(last_tile, 0, j + 1))]
+            m.d.sync += [c.eq(0), rb.eq(~rb), j.eq(Mux(last_tile, 0, j + 1))]
+            for bank in range(2):
+                with m.If(rb == bank):
+                    m.d.sync += t_full[bank].eq(0)
             with m.If(last_tile):
                 m.d.sync += [w_full.eq(0), draining.eq(wlast)]
 
@@ -167,7 +176,10 @@ class PvLanes(wiring.Component):
             e = Signal(range(POSITIONS * D), name=f"e{k}")
             m.d.comb += e.eq(j * POSITIONS + col)
             column = Signal(data.ArrayLayout(16, POSITIONS), name=f"column{k}")
-            m.d.comb += column.eq(Cat(*(rows[p].word_select(col, 16) for p in range(POSITIONS))))
+            # rows past the group's count are +0 (whatever the cache holds there)
+            m.d.comb += column.eq(Cat(*(Mux(p < count, Mux(rb, rows[1][p], rows[0][p])
+                                            .word_select(col, 16), 0)
+                                        for p in range(POSITIONS))))
             o_old, alpha, pw = Signal(32, name=f"oold{k}"), Signal(32, name=f"a{k}"), \
                 Signal(data.ArrayLayout(16, POSITIONS), name=f"pw{k}")
             with m.Switch(h):
