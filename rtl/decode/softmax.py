@@ -40,6 +40,7 @@ from hybridgen.rtl.arith.exp import Fp32Exp
 from hybridgen.rtl.arith.fp32 import Fp32Add
 from hybridgen.rtl.arith.fp32_mul import Fp32Mul
 from hybridgen.rtl.arith.pipeline import pipeline_delay
+from hybridgen.rtl.vector.lane import lane_unit_latencies
 
 __all__ = ["SerialPairwiseSum", "SoftmaxStep", "softmax_in_layout", "softmax_out_layout"]
 
@@ -139,7 +140,7 @@ class SoftmaxStep(wiring.Component):
             raise ValueError(f"heads must be a positive integer, not {heads!r}")
         self._heads = heads
         self._params = numerics.SfuParams.of(params)
-        self._exp_latency = Fp32Exp(self._params).latency
+        self._exp_latency = lane_unit_latencies(self._params)["exp"]
         super().__init__({"i": In(stream.Signature(softmax_in_layout(heads))),
                           "o": Out(stream.Signature(softmax_out_layout(heads)))})
 
@@ -170,6 +171,7 @@ class SoftmaxStep(wiring.Component):
         m.submodules.acc = acc = Fp32Add(latency=A)
         m.submodules.rowsum = rowsum = SerialPairwiseSum(n=POSITIONS, adder_latency=A)
         assert mx.latency == 1 and mul.latency == A and rnd.latency == 1
+        assert ex.latency == self._exp_latency
         m.d.comb += [u.en.eq(1) for u in (mx, sub, ex, rnd, mul, acc)]
         m.d.comb += [ex.natural.eq(1), mx.minimum.eq(0)]
 
