@@ -3,16 +3,18 @@
 One query token per batch element against K/V caches held in memory in the tile layout of
 :func:`hybridgen.golden.kvquant.pack_kv_cache` (BFP8, BFP4 or bf16 tiles of 32 positions x 32
 dims of one (batch, kv head)), dequantized on the way in and never written back. The schedule
-(docs/decode_attn.md) and the order of every operation, which this model follows exactly:
+(docs/decode.md) and the order of every operation, which this model follows exactly:
 
 Schedule
 --------
-* ``units`` vector units of 32 lanes; lane ``p`` of a unit holds position ``p`` of the
-  position tile it works on (QK) and dim ``p`` of a dim tile (PV). Each lane is a
-  :class:`~hybridgen.rtl.arith.dot.Bf16Dot` of ``dot`` products plus an fp32 accumulator.
+* ``units`` vector units; every score and every output element is computed by one lane, a
+  :class:`~hybridgen.rtl.arith.dot.Bf16Dot` of ``dot`` products plus an fp32 accumulator, its
+  chunks in order, so the numerics depend only on ``dot`` and ``units`` (not on which lane).
+  The decode array uses ``dot = 32`` (rtl/decode/scores.py, rtl/decode/pv.py: a lane takes a
+  32-value tile row for QK, a tile column for PV).
 * Split-KV: unit ``u`` takes the position tiles ``t = u, u + units, u + 2 units, ...`` of every
   (batch, kv head), in increasing ``t``; a tile with no position below the batch element's
-  length (``32 t >= len``) is not read at all. With the channel layout of docs/decode_attn.md
+  length (``32 t >= len``) is not read at all. With the channel layout of docs/decode.md
   (position tile ``t`` in channel ``t mod channels``, ``units == channels``) unit ``u`` reads
   only channel ``u``.
 * GQA: a K / V tile is read once per kv head and used for all ``g = hq / hkv`` query heads of
@@ -63,7 +65,7 @@ from .kvquant import KV_TILE_BYTES, TILE, _unpack_tiles, kv_cache_tiles, pack_kv
 from .numerics import (bf16_to_fp32, dot_bf16_accumulate, fp32_add, fp32_exp, fp32_max,
                        fp32_mul, fp32_reciprocal, fp32_to_bf16, vector_rowmax, vector_rowsum)
 
-__all__ = ["decode_attention_bits", "combine_partials", "score_scale_bits", "error_bound",
+__all__ = ["decode_attention_bits", "softmax_step", "combine_partials", "score_scale_bits", "error_bound",
            "quantization_bound", "decode_attention_bytes", "kv_bytes_ratio",
            "dequantized_cache", "decode_attention_case"]
 
@@ -161,15 +163,10 @@ def decode_attention_bits(q, k_packed, v_packed, cache_lens, fmt, *, units=4, do
             vmask = valid[:, None, None, :]                                # [b, 1, 1, 32]
             s = dot_bf16_accumulate(qg, K[:, :, t][:, :, None], dot)       # [b, hkv, g, 32]
             s = fp32_mul(s, c)
-            s_masked = np.where(vmask, s, _NEG_INF)
-            m_new = fp32_max(m[u], vector_rowmax(s_masked))
-            alpha = fp32_exp(fp32_add(m[u], _neg(m_new)), params)
-            p = fp32_exp(fp32_add(s, _neg(m_new[..., None])), params)
-            P = np.where(vmask, fp32_to_bf16(p), np.uint16(0))              # bf16 [b,hkv,g,32]
+            m_new, l_new, alpha, P = softmax_step(m[u], l[u], s, vmask, params)
             Vt = np.where(valid[:, None, :, None], V[:, :, t], np.uint16(0))  # [b, hkv, 32, d]
             pv = dot_bf16_accumulate(P[..., None, :],
                                      np.swapaxes(Vt, -1, -2)[:, :, None], dot)  # [b,hkv,g,d]
-            l_new = fp32_add(fp32_mul(alpha, l[u]), vector_rowsum(bf16_to_fp32(P)))
             O_new = fp32_add(fp32_mul(alpha[..., None], O[u]), pv)
             keep = active[:, None, None]
             m[u] = np.where(keep, m_new, m[u])
@@ -178,6 +175,21 @@ def decode_attention_bits(q, k_packed, v_packed, cache_lens, fmt, *, units=4, do
     m, l, O = m.reshape(units, b, hq), l.reshape(units, b, hq), O.reshape(units, b, hq, d)
     o = combine_partials(m, l, O, params=params)
     return (o, (m, l, O)) if return_partials else o
+
+
+def softmax_step(m, l, s, valid, params=None):
+    """One online-softmax step (module docstring; the hardware is
+    :class:`hybridgen.rtl.decode.softmax.SoftmaxStep`): state ``m``, ``l`` (uint32 [...]),
+    scores ``s`` (uint32 [..., 32]) and the valid positions (bool, broadcast to ``s``) ->
+    ``(m', l', alpha, P)``, P bf16 bits [..., 32] (+0 where not valid)."""
+    s = np.asarray(s, np.uint32)
+    valid = np.broadcast_to(valid, s.shape)
+    m_new = fp32_max(m, vector_rowmax(np.where(valid, s, _NEG_INF)))
+    alpha = fp32_exp(fp32_add(m, _neg(m_new)), params)
+    p = fp32_exp(fp32_add(s, _neg(m_new[..., None])), params)
+    P = np.where(valid, fp32_to_bf16(p), np.uint16(0)).astype(np.uint16)
+    l_new = fp32_add(fp32_mul(alpha, l), vector_rowsum(bf16_to_fp32(P)))
+    return m_new, l_new, alpha, P
 
 
 def combine_partials(m, l, O, order=None, params=None, bf16=True):

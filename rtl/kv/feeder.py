@@ -1,5 +1,5 @@
 """The dequantizer-fed front end of the decode-attention QK product: packed K tiles in, the
-per-lane operand chunks of 32 dot-product lanes out (docs/decode_attn.md, "Schedule").
+per-lane operand chunks of 32 dot-product lanes out (docs/decode.md, "Decode attention"; the array uses the dot-32 mapping of rtl/decode/scores.py instead).
 
 :class:`KvScoreFeeder` places a :class:`~hybridgen.rtl.kv.dequantizer.BfpDequantizer` in the
 read path and turns its row-major bf16 tiles (32 positions x 32 dims, ``lanes`` values per

@@ -1,0 +1,225 @@
+"""The P V path of decode attention on the decode array's lane shape (docs/decode.md, "Decode
+attention"): packed V tiles in through the dequantizer, the softmax step's bf16 weights P and
+rescale factors alpha beside them, the fp32 output accumulators ``O`` of every q head of the
+kv head kept inside and read out after a unit's last position tile.
+
+Lane mapping: a dequantized V tile (32 positions x 32 dims, row-major) is gathered into one of
+two tile registers (the next tile fills while the lanes read the other); lane ``k`` then takes item ``c width + k`` of the ``32 heads`` items (dim ``col``,
+q head ``h``), item ``col heads + h``: one ``Bf16Dot`` of 32 products, ``P_h . V[:, col]`` -
+a whole column, so ``dot = 32`` is one chunk per tile. At decode-small (8 lanes, 4 heads) a
+tile takes 16 lane cycles against 17 bus beats of BFP8.
+
+Order of operations (bit-exact :func:`hybridgen.golden.decode_attn.decode_attention_bits`,
+``dot = 32``): rows ``p >= count`` of V are replaced by +0 before the products (NaN / inf past
+a cache length never reach O; P is +0 there too); ``O'[h, 32 j + col] = fp32_add(fp32_mul(alpha_h,
+O[h, 32 j + col]), t)`` with ``t`` the pairwise-tree dot product; ``O = +0`` before a
+sequence's first tile (``first``); a tile group with ``count = 0`` leaves O unchanged.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hybridgen.rtl.arith.dot import Bf16Dot
+from hybridgen.rtl.arith.fp32 import Fp32Add
+from hybridgen.rtl.arith.fp32_mul import Fp32Mul
+from hybridgen.rtl.arith.pipeline import pipeline_delay
+from hybridgen.rtl.kv.bfp import TileGeometry
+from hybridgen.rtl.kv.dequantizer import BfpDequantizer
+from hybridgen.rtl.kv.layouts import packed_layout
+
+__all__ = ["PvLanes", "weights_layout", "output_layout"]
+
+POSITIONS = 32
+
+
+def weights_layout(heads):
+    """One q head's weights of a position tile group: ``p`` [32] bf16, ``alpha`` fp32,
+    ``head``, ``count`` (valid positions), ``first`` (O restarts from +0), ``last`` (the unit's
+    final group: O is read out after it)."""
+    return data.StructLayout({"p": data.ArrayLayout(16, POSITIONS), "alpha": 32,
+                              "head": range(max(heads, 2)), "count": range(POSITIONS + 1),
+                              "first": 1, "last": 1})
+
+
+def output_layout(heads, max_dim_tiles):
+    """``o`` [32 max_dim_tiles] fp32 accumulators of one q head, ``head``."""
+    return data.StructLayout({"o": data.ArrayLayout(32, POSITIONS * max_dim_tiles),
+                              "head": range(max(heads, 2))})
+
+
+class PvLanes(wiring.Component):
+    """Dequantizer-fed ``O = alpha O + P V`` of one unit (module docstring).
+
+    Parameters
+    ----------
+    geometry : TileGeometry
+        Of the dequantizer; ``lanes`` divides 1024.
+    width, heads, max_dim_tiles : int
+        Lanes (``Bf16Dot`` of 32), q heads per kv head, largest ``d / 32``.
+
+    Members
+    -------
+    i : In(stream.Signature(packed_layout(geometry)))
+        Packed V tiles of position tile groups (``dim_tiles`` tiles, dim tile 0 first).
+    w : In(stream.Signature(weights_layout(heads)))
+        Per group, ``heads`` beats (head 0 first), before or while its V tiles stream.
+    dim_tiles : In(range(1, max_dim_tiles + 1))
+    o : Out(stream.Signature(output_layout(heads, max_dim_tiles)))
+        After a group marked ``last``: ``heads`` beats (head 0 first).
+    """
+
+    def __init__(self, geometry, *, width, heads, max_dim_tiles):
+        if not isinstance(geometry, TileGeometry):
+            raise TypeError(f"geometry must be a TileGeometry, not {geometry!r}")
+        for name, value in (("width", width), ("heads", heads), ("max_dim_tiles", max_dim_tiles)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        self._geometry, self._width, self._heads = geometry, width, heads
+        self._max_dim_tiles = max_dim_tiles
+        super().__init__({
+            "i": In(stream.Signature(packed_layout(geometry))),
+            "w": In(stream.Signature(weights_layout(heads))),
+            "dim_tiles": In(range(1, max_dim_tiles + 1)),
+            "o": Out(stream.Signature(output_layout(heads, max_dim_tiles))),
+        })
+
+    @property
+    def issue_cycles(self):
+        """Lane cycles per V tile: ``ceil(32 heads / width)``."""
+        return -(-POSITIONS * self._heads // self._width)
+
+    def elaborate(self, platform):
+        m = Module()
+        g, W, H, D = self._geometry, self._width, self._heads, self._max_dim_tiles
+        A = 3
+        m.submodules.dequantizer = deq = BfpDequantizer(g)
+        wiring.connect(m, wiring.flipped(self.i), deq.i)
+        v = deq.o
+
+        # ---- the weights of the current group ----------------------------------------------------
+        wp = [Signal(data.ArrayLayout(16, POSITIONS), name=f"p{h}") for h in range(H)]
+        walpha = [Signal(32, name=f"alpha{h}") for h in range(H)]
+        wfirst = Signal()
+        wlast = Signal()
+        count = Signal(range(POSITIONS + 1))
+        w_h = Signal(range(max(H, 2)))
+        w_full = Signal()
+        m.d.comb += self.w.ready.eq(~w_full)
+        with m.If(self.w.valid & self.w.ready):
+            pl = self.w.payload
+            with m.Switch(w_h):
+                for h in range(H):
+                    with m.Case(h):
+                        m.d.sync += [wp[h].eq(pl.p), walpha[h].eq(pl.alpha)]
+            m.d.sync += [count.eq(pl.count), wfirst.eq(pl.first), wlast.eq(pl.last),
+                         w_h.eq(w_h + 1)]
+            with m.If(w_h == H - 1):
+                m.d.sync += [w_h.eq(0), w_full.eq(1)]
+
+        # ---- two V tile registers: one fills while the lanes read the other ---------------------
+        rows = [[Signal(16 * POSITIONS, name=f"row{bank}_{p}") for p in range(POSITIONS)]
+                for bank in range(2)]
+        t_full = Signal(2)
+        wb, rb = Signal(), Signal()                          # bank being filled / being read
+        beat_n = Signal(range(g.value_beats))
+        m.d.comb += v.ready.eq(~t_full.bit_select(wb, 1))
+        with m.If(v.valid & v.ready):
+            for bank in range(2):
+                with m.If(wb == bank):
+                    with m.Switch(beat_n):
+                        for n in range(g.value_beats):
+                            with m.Case(n):
+                                for e in range(g.lanes):
+                                    pos, dim = divmod(n * g.lanes + e, POSITIONS)
+                                    m.d.sync += rows[bank][pos][16 * dim:16 * dim + 16].eq(
+                                        v.payload.data[e])
+            m.d.sync += beat_n.eq(beat_n + 1)
+            with m.If(v.payload.last):
+                m.d.sync += [beat_n.eq(0), wb.eq(~wb)]
+                for bank in range(2):
+                    with m.If(wb == bank):
+                        m.d.sync += t_full[bank].eq(1)
+        draining = Signal()                                  # a last group not yet read out
+
+        # ---- issue (col, head) items ------------------------------------------------------------
+        c = Signal(range(max(self.issue_cycles, 2)))
+        j = Signal(range(D))
+        issue = t_full.bit_select(rb, 1) & w_full & ~draining
+        finish = issue & (c == self.issue_cycles - 1)
+        last_tile = j == self.dim_tiles - 1
+        with m.If(issue):
+            m.d.sync += c.eq(c + 1)
+        with m.If(finish):
+            m.d.sync += [c.eq(0), rb.eq(~rb), j.eq(Mux(last_tile, 0, j + 1))]
+            for bank in range(2):
+                with m.If(rb == bank):
+                    m.d.sync += t_full[bank].eq(0)
+            with m.If(last_tile):
+                m.d.sync += [w_full.eq(0), draining.eq(wlast)]
+
+        O = [[Signal(32, name=f"O{h}_{e}") for e in range(POSITIONS * D)] for h in range(H)]
+        done = Signal()
+        tag = data.StructLayout({"live": 1, "h": range(max(H, 2)), "e": range(POSITIONS * D),
+                                 "end": 1})
+        ends = []
+        for k in range(W):
+            dot = Bf16Dot(width=POSITIONS, adder_latency=A)
+            mul, add = Fp32Mul(), Fp32Add(latency=A)
+            m.submodules[f"dot{k}"], m.submodules[f"mul{k}"], m.submodules[f"add{k}"] = dot, mul, add
+            m.d.comb += [dot.en.eq(1), mul.en.eq(1), add.en.eq(1)]
+            item = Signal(range(self.issue_cycles * W + 1), name=f"item{k}")
+            m.d.comb += item.eq(c * W + k)
+            col, h = Signal(range(POSITIONS), name=f"col{k}"), Signal(range(max(H, 2)), name=f"h{k}")
+            m.d.comb += [col.eq(item // H), h.eq(item % H)]
+            live = issue & (item < POSITIONS * H) & (count != 0)
+            e = Signal(range(POSITIONS * D), name=f"e{k}")
+            m.d.comb += e.eq(j * POSITIONS + col)
+            column = Signal(data.ArrayLayout(16, POSITIONS), name=f"column{k}")
+            # rows past the group's count are +0 (whatever the cache holds there)
+            m.d.comb += column.eq(Cat(*(Mux(p < count, Mux(rb, rows[1][p], rows[0][p])
+                                            .word_select(col, 16), 0)
+                                        for p in range(POSITIONS))))
+            o_old, alpha, pw = Signal(32, name=f"oold{k}"), Signal(32, name=f"a{k}"), \
+                Signal(data.ArrayLayout(16, POSITIONS), name=f"pw{k}")
+            with m.Switch(h):
+                for hh in range(H):
+                    with m.Case(hh):
+                        m.d.comb += [alpha.eq(walpha[hh]), pw.eq(wp[hh])]
+            with m.Switch(h * POSITIONS * D + e):
+                for hh in range(H):
+                    for ee in range(POSITIONS * D):
+                        with m.Case(hh * POSITIONS * D + ee):
+                            m.d.comb += o_old.eq(O[hh][ee])
+            m.d.comb += [dot.a.eq(pw), dot.b.eq(column),
+                         mul.a.eq(alpha), mul.b.eq(Mux(wfirst, 0, o_old))]
+            scaled = pipeline_delay(m, Const(1), mul.o, dot.latency - mul.latency, name=f"sc{k}")
+            m.d.comb += [add.a.eq(scaled), add.b.eq(dot.o)]
+            t_in = Signal(tag, name=f"tag{k}")
+            m.d.comb += [t_in.live.eq(live), t_in.h.eq(h), t_in.e.eq(e),
+                         t_in.end.eq(finish & last_tile & wlast & (item == POSITIONS * H - 1))]
+            t_out = tag(pipeline_delay(m, Const(1), t_in.as_value(), dot.latency + A, name=f"t{k}"))
+            with m.If(t_out.live):
+                with m.Switch(t_out.h * POSITIONS * D + t_out.e):
+                    for hh in range(H):
+                        for ee in range(POSITIONS * D):
+                            with m.Case(hh * POSITIONS * D + ee):
+                                m.d.sync += O[hh][ee].eq(add.o)
+            ends.append(t_out.end)
+        # ---- read-out ---------------------------------------------------------------------------
+        end = Signal()
+        m.d.comb += end.eq(sum(ends) != 0 if len(ends) > 1 else ends[0])
+        out_h = Signal(range(max(H, 2)))
+        with m.If(end):
+            m.d.sync += done.eq(1)
+        m.d.comb += [self.o.valid.eq(done), self.o.payload.head.eq(out_h)]
+        with m.Switch(out_h):
+            for hh in range(H):
+                with m.Case(hh):
+                    for ee in range(POSITIONS * D):
+                        m.d.comb += self.o.payload.o[ee].eq(O[hh][ee])
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += out_h.eq(out_h + 1)
+            with m.If(out_h == H - 1):
+                m.d.sync += [out_h.eq(0), done.eq(0), draining.eq(0)]
+        return m
