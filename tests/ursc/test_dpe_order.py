@@ -111,8 +111,8 @@ def test_order_feeds_dpe(seed):
     cases = []
     # (tiles, k, chain): unchained jobs; a chained run of equal chunk counts with short jobs
     # (groups spanning two jobs); a chain into a different chunk count (fillers)
-    for tiles, k, chain in [(1, 4, 0), (4, 9, 0), (5, 16, 1), (1, 13, 1), (2, 14, 1),
-                            (4, 16, 1), (3, 3, 1), (2, 4, 1), (1, 1, 1), (1, 2, 1), (2, 3, 0)]:
+    for tiles, k, chain in [(1, 4, 0), (4, 9, 0), (4, 12, 1), (1, 10, 1), (2, 11, 1),
+                            (3, 3, 1), (2, 4, 1), (1, 1, 1), (1, 2, 1), (2, 3, 0)]:
         a = gen.integers(0x3E00, 0x4100, (lanes, k)).astype(np.uint16)
         a[gen.random(a.shape) < 0.5] ^= 0x8000
         b = gen.integers(0x3E00, 0x4100, (k, tiles * dpus)).astype(np.uint16)
@@ -177,3 +177,52 @@ def test_order_feeds_dpe(seed):
             assert (got == want[:, t * dpus:(t + 1) * dpus]).all(), \
                 f"seed {seed}: tiles {tiles} k {k} tile {t}: {got} != {want[:, t*dpus:(t+1)*dpus]}"
             index += 1
+
+
+# (causal, d, hq, hkv, L): (S beats, S fillers, P V beats, P V fillers) on ursc-small, blocks
+# of 128, all jobs chained (docs/ursc.md, "PipeFlash controller"). Non-causal: every job of a
+# stream has the same chunk count, so the only fillers are the empty slots of the kernel's last
+# group, ((-tiles) mod 3) * chunks. Causal P V: a chunk count changes (ceil(visible / mults)
+# on the diagonal blocks) every 4 row tiles; each change ends a chain.
+FILLERS = {
+    (0, 128, 2, 2, 256): (65544, 8, 65544, 8),
+    (0, 96, 2, 2, 256): (49158, 6, 49152, 0),
+    (1, 128, 2, 2, 256): (33288, 8, 34944, 128),
+    (1, 96, 2, 2, 256): (24966, 6, 26112, 0),
+    (1, 128, 8, 2, 256): (133152, 32, 139776, 512),
+}
+FILLERS_SLOW = {
+    (0, 128, 2, 2, 512): (262152, 8, 262152, 8),
+    (1, 128, 2, 2, 512): (132120, 24, 135456, 288),
+    (0, 128, 2, 2, 2048): (4194312, 8, 4194312, 8),
+    (0, 96, 2, 2, 2048): (3145734, 6, 3145728, 0),
+    (1, 128, 2, 2, 2048): (2101272, 24, 2114688, 1152),
+    (1, 96, 2, 2, 2048): (1575954, 18, 1585152, 0),
+    (0, 128, 8, 2, 2048): (16777224, 8, 16777224, 8),
+    (1, 128, 8, 2, 2048): (8405016, 24, 8458752, 4608),
+}
+
+
+def _check_fillers(table):
+    for (causal, d, hq, hkv, L), want in table.items():
+        s_jobs, pv_jobs = attention_jobs(sq=L, sk=L, hq=hq, hkv=hkv, d=d, causal=bool(causal),
+                                         block_q=128, block_k=128, config=SMALL)
+        got = dpe_filler_count(s_jobs) + dpe_filler_count(pv_jobs)
+        assert got == want, f"causal {causal} d {d} {hq}:{hkv} L {L}: {got} != {want}"
+        # the beats are the useful beats (tiles x chunks) plus the fillers
+        for jobs, (beats, fillers) in (s_jobs, want[:2]), (pv_jobs, want[2:]):
+            assert beats - fillers == sum(tiles * chunks for tiles, chunks, _ in jobs)
+        if not causal:
+            for jobs, fillers in (s_jobs, want[1]), (pv_jobs, want[3]):
+                assert fillers == (-sum(job[0] for job in jobs)) % SLOTS * jobs[0][1]
+        # unchained (one job per item) the S stream alone has more fillers
+        assert dpe_filler_count([job[:2] for job in s_jobs])[1] > want[1]
+
+
+def test_attention_filler_counts():
+    _check_fillers(FILLERS)
+
+
+@pytest.mark.slow
+def test_attention_filler_counts_large():
+    _check_fillers(FILLERS_SLOW)
