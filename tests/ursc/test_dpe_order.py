@@ -110,9 +110,9 @@ def test_order_feeds_dpe(seed):
     rng = random.Random(seed)
     cases = []
     # (tiles, k, chain): unchained jobs; a chained run of equal chunk counts with short jobs
-    # (groups spanning two jobs); a chain into a different chunk count (fillers)
+    # (groups spanning two jobs); chains into fewer and into more chunks (fillers)
     for tiles, k, chain in [(1, 4, 0), (4, 9, 0), (4, 12, 1), (1, 10, 1), (2, 11, 1),
-                            (3, 3, 1), (2, 4, 1), (1, 1, 1), (1, 2, 1), (2, 3, 0)]:
+                            (3, 3, 1), (2, 4, 1), (1, 1, 1), (1, 2, 1), (2, 9, 0)]:
         a = gen.integers(0x3E00, 0x4100, (lanes, k)).astype(np.uint16)
         a[gen.random(a.shape) < 0.5] ^= 0x8000
         b = gen.integers(0x3E00, 0x4100, (k, tiles * dpus)).astype(np.uint16)
@@ -194,12 +194,16 @@ FILLERS = {
 FILLERS_SLOW = {
     (0, 128, 2, 2, 512): (262152, 8, 262152, 8),
     (1, 128, 2, 2, 512): (132120, 24, 135456, 288),
+    (0, 96, 2, 2, 512): (196614, 6, 196608, 0),
+    (1, 96, 2, 2, 512): (99090, 18, 101376, 0),
     (0, 128, 2, 2, 2048): (4194312, 8, 4194312, 8),
     (0, 96, 2, 2, 2048): (3145734, 6, 3145728, 0),
     (1, 128, 2, 2, 2048): (2101272, 24, 2114688, 1152),
     (1, 96, 2, 2, 2048): (1575954, 18, 1585152, 0),
     (0, 128, 8, 2, 2048): (16777224, 8, 16777224, 8),
     (1, 128, 8, 2, 2048): (8405016, 24, 8458752, 4608),
+    (0, 96, 8, 2, 2048): (12582918, 6, 12582912, 0),
+    (1, 96, 8, 2, 2048): (6303762, 18, 6340608, 0),
 }
 
 
