@@ -127,7 +127,8 @@ class DpeOrder(wiring.Component):
     current job has fewer than 3 tiles left and chains, at the start of the group it joins.
     A group starts in the cycle after the previous group's last beat is accepted (no gap) if
     its tiles are known then; otherwise ``beat.valid`` is low until they are (a chained job
-    waits for the next one; an idle order starts one cycle after taking a job). Within a group
+    waits for the next one; an idle order sends a job's first beat 2 cycles after taking it).
+    Within a group
     ``beat.valid`` stays high until its last beat is accepted.
 
     Members

@@ -57,6 +57,7 @@ def _run_order(jobs, rng):
     want = dpe_jobs_order(jobs)
     dut = DpeOrder()
     got = []
+    budget = 4 * len(want) + 50
 
     async def source(ctx):
         for tiles, chunks, chain in jobs:
@@ -64,11 +65,16 @@ def _run_order(jobs, rng):
                 await ctx.tick()
             ctx.set(dut.job.payload, {"tiles": tiles, "chunks": chunks, "chain": chain})
             ctx.set(dut.job.valid, 1)
-            await ctx.tick().until(dut.job.ready)
+            for _ in range(budget):      # bounded: a job never taken fails, not hangs
+                *_, ready = await ctx.tick().sample(dut.job.ready)
+                if ready:
+                    break
+            else:
+                return
             ctx.set(dut.job.valid, 0)
 
     async def sink(ctx):
-        for _ in range(4 * len(want) + 50):
+        for _ in range(budget):
             ready = rng.random() < 0.7
             ctx.set(dut.beat.ready, ready)
             if ready and ctx.get(dut.beat.valid):
