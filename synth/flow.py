@@ -8,7 +8,10 @@ SRAM model (:mod:`hybridgen.synth.tech`), except small RAMs (built from flip-flo
 
 Logic depth is the longest chain of gates between flip-flops, memories and ports (Yosys
 ``ltp -noff``), counted per module and once more on the flattened top: the latter is the true
-register-to-register critical path across module boundaries. Memory macros are timing
+register-to-register critical path across module boundaries. The flattened count is a second
+Yosys run on the netlist, made only below :data:`~hybridgen.synth.timing.FLATTEN_MAX_CELLS`
+cells (larger designs do not fit the WebAssembly Yosys flattened); above it
+``total["logic_depth"]`` is the worst module's. Memory macros are timing
 boundaries (their read data are path start points, their inputs end points), as synchronous
 SRAM macros are; a memory with asynchronous read ports is flagged in its record.
 
