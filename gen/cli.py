@@ -3,7 +3,7 @@
 ``hybridgen list``                                presets, one per line: name, then description
 ``hybridgen show PRESET [--set F=V ...]``         the resolved configuration and every field
 ``hybridgen generate PRESET [--set F=V ...] -o DIR``   DIR/<top>.v and DIR/<top>.json
-``hybridgen synth PRESET [--set F=V ...] [--clock-ns T] -o DIR``   DIR/area.json, DIR/report.txt
+``hybridgen synth PRESET [--set F=V ...] [--clock-ns T] [--abc S] -o DIR``   DIR/area.json, DIR/report.txt
 ``hybridgen lint PRESET [--set F=V ...] [--json]``     Verilator lint, each distinct module once
 ``hybridgen bench KERNEL --preset P [...]``       run a kernel on the generated RTL (cocotb)
 ``hybridgen test [--sim icarus|verilator|all] [-k EXPR]``   the cocotb regressions (pytest)
@@ -90,7 +90,7 @@ def cmd_synth(args):
         _progress(f"synthesizing {design.top} with Yosys (the first run compiles Yosys, ~35 s)")
         report = synthesize(source, design.top, out_dir, progress=_progress,
                             groups=getattr(design.config, "area_groups", None),
-                            clock_ns=clock_ns)
+                            clock_ns=clock_ns, abc=args.abc)
     total = report["total"]
     timing = total["timing"]
     print(f"{design.top}: {total['area_um2']:.1f} um2 ({report['tech']['name']}), "
@@ -215,6 +215,9 @@ def _build_parser():
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--clock-ns", metavar="T", help="target clock period in ns: adds slack_ns "
                    "and met to every timing record; a violation prints one line per module")
+    p.add_argument("--abc", choices=["full", "nofraig"], default="full",
+                   help="ABC script: full (default) or nofraig, without the SAT sweep that "
+                   "does not finish on the softplus unit (sfu-small, vector-small)")
     p.set_defaults(func=cmd_synth)
 
     p = commands.add_parser("lint", help="Verilator lint of each distinct module (children "

