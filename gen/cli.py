@@ -90,7 +90,8 @@ def cmd_synth(args):
         _progress(f"synthesizing {design.top} with Yosys (the first run compiles Yosys, ~35 s)")
         report = synthesize(source, design.top, out_dir, progress=_progress,
                             groups=getattr(design.config, "area_groups", None),
-                            clock_ns=clock_ns, abc=args.abc)
+                            clock_ns=clock_ns,
+                            abc=args.abc or getattr(design.config, "synth_abc", "full"))
     total = report["total"]
     timing = total["timing"]
     print(f"{design.top}: {total['area_um2']:.1f} um2 ({report['tech']['name']}), "
@@ -215,9 +216,10 @@ def _build_parser():
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--clock-ns", metavar="T", help="target clock period in ns: adds slack_ns "
                    "and met to every timing record; a violation prints one line per module")
-    p.add_argument("--abc", choices=["full", "nofraig"], default="full",
-                   help="ABC script: full (default) or nofraig, without the SAT sweep that "
-                   "does not finish on the softplus unit (sfu-small, vector-small)")
+    p.add_argument("--abc", choices=["full", "nofraig"], default=None,
+                   help="ABC script: full, or nofraig, without the SAT sweep that does not "
+                   "finish on the softplus unit; default: the block's choice (nofraig for the "
+                   "blocks holding softplus: sfu, vector, ursc)")
     p.set_defaults(func=cmd_synth)
 
     p = commands.add_parser("lint", help="Verilator lint of each distinct module (children "

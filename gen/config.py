@@ -120,12 +120,16 @@ class Config:
         Name of the block kind (``"mac"``); presets name it in their ``block`` key.
     ``derived`` : tuple of str
         Names of properties written to the JSON sidecar under ``derived`` (latency, widths, ...).
+    ``synth_abc`` : str
+        The ABC script ``hybridgen synth`` uses unless ``--abc`` is given (``"full"``; blocks
+        holding the softplus unit say ``"nofraig"``, docs/timing.md).
 
     Subclasses put cross-field rules in :meth:`check` and raise :class:`ConfigError` there.
     """
 
     block: ClassVar[str] = ""
     derived: ClassVar[tuple] = ()
+    synth_abc: ClassVar[str] = "full"
 
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))

@@ -70,3 +70,13 @@ def test_log1p_polynomial_synthesizes_without_the_sweep(tmp_path):
     module = result["modules"]["log1p_stage"]
     assert module["flops"] > 300 and module["area_um2"] > 10_000
     assert result["total"]["timing"]["critical_path_ns"] > 1.0
+
+
+def test_blocks_with_softplus_choose_nofraig():
+    """``hybridgen synth`` without ``--abc`` uses the block's script: nofraig where the softplus
+    unit is inside (its SAT sweep never finishes), full elsewhere."""
+    from hybridgen.gen.blocks import BLOCKS
+    chosen = {name: cls.synth_abc for name, cls in BLOCKS.items()}
+    assert chosen["sfu"] == chosen["vector"] == chosen["ursc"] == "nofraig"
+    assert chosen["mac"] == chosen["systolic"] == chosen["kv"] == "full"
+    assert set(chosen.values()) <= {"full", "nofraig"}
