@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from .fp32 import Bf16MulExact, Fp32Add
+from .leaf import place
 
 __all__ = ["Bf16Dot", "dot_operands"]
 
@@ -81,28 +82,21 @@ class Bf16Dot(wiring.Component):
         """multiplier latency + log2(width) x adder latency (int)."""
         return self._multiplier_latency + exact_log2(self._width) * self._adder_latency
 
-    def _place(self, m, name, key, make):
-        if self._library is None:
-            unit = make()
-            m.submodules[name] = unit
-            return unit
-        return self._library.instantiate(m, name, key, make, no_inline=True)
-
     def elaborate(self, platform):
         m = Module()
         mul_latency, add_latency = self._multiplier_latency, self._adder_latency
         level = []
         for k in range(self._width):
-            unit = self._place(m, f"mul{k}", f"bf16_mul_exact_l{mul_latency}",
-                               lambda: Bf16MulExact(latency=mul_latency))
+            unit = place(m, self._library, f"mul{k}", f"bf16_mul_exact_l{mul_latency}",
+                         lambda: Bf16MulExact(latency=mul_latency))
             m.d.comb += [unit.en.eq(self.en), unit.a.eq(self.a[k]), unit.b.eq(self.b[k])]
             level.append(unit.o)
         depth = 0
         while len(level) > 1:
             nxt = []
             for j in range(len(level) // 2):
-                unit = self._place(m, f"add_l{depth}_{j}", f"fp32_add_l{add_latency}",
-                                   lambda: Fp32Add(latency=add_latency))
+                unit = place(m, self._library, f"add_l{depth}_{j}", f"fp32_add_l{add_latency}",
+                             lambda: Fp32Add(latency=add_latency))
                 m.d.comb += [unit.en.eq(self.en), unit.a.eq(level[2 * j]),
                              unit.b.eq(level[2 * j + 1])]
                 nxt.append(unit.o)

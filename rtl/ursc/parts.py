@@ -1,16 +1,9 @@
-"""Small helpers shared by the URSC engines: placing a leaf, reading a unit's latency."""
+"""Small helpers shared by the URSC engines: placing a leaf (the project's one
+:func:`hybridgen.rtl.arith.leaf.place`, re-exported), reading a unit's latency."""
+
+from hybridgen.rtl.arith.leaf import place
 
 __all__ = ["place", "latency_of"]
-
-
-def place(m, library, name, key, make):
-    """Place leaf ``make()`` as submodule ``name`` of ``m``, through ``library`` (converted once
-    per ``key``, Verilator ``no_inline``) when given; returns the leaf or its interface."""
-    if library is None:
-        unit = make()
-        m.submodules[name] = unit
-        return unit
-    return library.instantiate(m, name, key, make, no_inline=True)
 
 
 def latency_of(component):

@@ -7,6 +7,7 @@ from amaranth.utils import exact_log2
 
 from hybridgen.golden import numerics
 from hybridgen.rtl.arith.compare import Fp32MinMax
+from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.fp32 import FP32_CANONICAL_NAN, Fp32Add, fp32_fields, is_nan, is_zero
 from hybridgen.rtl.arith.pipeline import StreamPipeline, pipeline_delay
 
@@ -93,12 +94,8 @@ class VectorDatapath(wiring.Component):
         return max(self.lane_latency, self.reduction_latency) + 1
 
     def _place(self, m, name, key, make):
-        if self._library is None:
-            unit = make()
-            m.submodules[name] = unit
-            return unit
         # Leaves are compiled once by Verilator rather than inlined 16 times.
-        return self._library.instantiate(m, name, key, make, no_inline=True)
+        return place(m, self._library, name, key, make)
 
     def elaborate(self, platform):
         m = Module()
