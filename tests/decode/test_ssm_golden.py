@@ -102,3 +102,36 @@ def test_ssm_step_bytes():
         2 * 64 * 64 * 2 + 2 * 64 + 4 * 8 * 128 + 12 * 64)
     assert ssm_step_bytes(2, 4, 3, 5, 2, "bf16", True) == 2 * 2 * 4 * 3 * 5 * 2 + (
         2 * 2 * 4 * 3 * 3 + 2 * 2 * 4 + 4 * 2 * 2 * 5 + 12 * 4)
+
+
+@pytest.mark.parametrize("state_dtype", ["fp32", "bf16"])
+def test_ssm_layout_round_trip(state_dtype):
+    """pack_state / unpack_state are inverse; chunk (q*K + c)*I + j of a head is
+    state[q*I + j, c*W : c*W + W]; records hold the head's scalars, x and B/C of its group."""
+    from hybridgen.rtl.decode import DecodeGeometry
+    from hybridgen.rtl.decode.ssm_layout import SsmLayout
+    g = DecodeGeometry(units=2, width=4, dot=8, channels=2, bus_bytes=16, addr_bits=32,
+                       outstanding=8, max_batch=4, x_kib=2)
+    rng = np.random.default_rng([SEED, 9])
+    case = ssm_step_case(rng, 2, 3, 5, 7, 3, state_dtype=state_dtype, with_z=True)
+    lay = SsmLayout(g, batch=2, heads=3, headdim=5, dstate=7, groups=3,
+                    state_dtype=state_dtype, with_z=True)
+    assert (lay.W, lay.I, lay.K, lay.Pq) == (4, 4, 2, 2)
+    mem = lay.pack_state(case["state_in"])
+    assert [len(m) for m in mem] == [3 * lay.head_state_bytes, 3 * lay.head_state_bytes]
+    assert np.array_equal(lay.unpack_state(mem), case["state_in"])
+    es = lay.esize
+    dtype = "<u4" if es == 4 else "<u2"
+    chunks = np.frombuffer(mem[1][:lay.head_state_bytes], dtype).reshape(-1, 4)
+    q, c, j = 1, 1, 0   # head e = 1 (b 0, h 1): row 4, values 4..6 (and a zero pad)
+    assert list(chunks[(q * lay.K + c) * lay.I + j]) == list(case["state_in"][0, 1, 4, 4:7]) + [0]
+    rec = lay.pack_records(**{k: case[k] for k in ("x", "dt", "A", "D", "dt_bias", "B", "C",
+                                                   "z")})
+    assert len(rec[0]) == 3 * lay.record_beats * 16
+    words = np.frombuffer(rec[1][:16], "<u4")
+    assert list(words) == [case["dt"][0, 1], case["dt_bias"][1], case["A"][1], case["D"][1]]
+    beat = lambda k: np.frombuffer(rec[1][16 * k:16 * k + 16], "<u2")
+    assert list(beat(1)[:5]) == list(case["x"][0, 1]) and not beat(1)[5:].any()
+    base = 1 + lay.x_beats + lay.z_beats
+    assert list(beat(base)[:7]) == list(case["B"][0, 1]) and beat(base)[7] == 0
+    assert list(beat(base + lay.bc_beats)[:7]) == list(case["C"][0, 1])
