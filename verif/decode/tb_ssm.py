@@ -131,11 +131,11 @@ async def bench(dut):
     g = geometry_of(design)
     rng = np.random.default_rng(cocotb.RANDOM_SEED)
     with np.load(os.environ["HYBRIDGEN_BENCH_INPUTS"]) as npz:
-        case = {k: npz[k] for k in npz.files if k != "options"}
-        options = json.loads(str(npz["options"]))
+        case = {k: npz[k] for k in npz.files}
     latency = int(os.environ.get("SSM_LATENCY", "128"))
-    job = SsmJob(g, case, groups=options["groups"], state_dtype=options["state_dtype"],
-                 softplus=options["softplus"])
+    job = SsmJob(g, case, groups=case["B"].shape[1],
+                 state_dtype="fp32" if case["state_in"].dtype == np.uint32 else "bf16",
+                 softplus=os.environ.get("SSM_SOFTPLUS", "1") == "1")
     end = job.place(g, rng, 0, dense=True)
     size = 1 << max(20, int(end + 4096).bit_length())
     bench_ = GemvBench(dut, design, rng, stall=0.0, axi_stall=0.0,
