@@ -419,6 +419,16 @@ class SsmChannel(wiring.Component):
                              sq.w_data.eq(Cat(s_addr, row_nbytes, s_full.as_value()))]
                 m.d.sync += s_addr.eq(s_addr + row_nbytes)
         del chunk_bytes
+        # done as soon as no real chunk, row or y value is left in the pipelines (the rest
+        # of the flush carries only pseudo-chunks; a new job may cut it short)
+        chunks_in = Signal(16)
+        y_in = Signal(8)
+        m.d.sync += [chunks_in.eq(chunks_in + (consume & b_real) - cap_s),
+                     y_in.eq(y_in + take_acc - (consume & y_valid))]
+        drained = Signal()
+        m.d.comb += drained.eq(((phase == Phase.FLUSH) | (phase == Phase.DONE)) & ~go
+                               & (chunks_in == 0) & (y_in == 0) & (pending.level == 0)
+                               & ~(b_valid & b_real))
         # room: every queue can take what the next enabled cycle may produce
         m.d.comb += out_room.eq((sq.level < 2) & (yq.level < 3) & (pending.level < 30))
 
@@ -445,7 +455,7 @@ class SsmChannel(wiring.Component):
         m.d.comb += [reader.clear.eq(self.clear), writer.clear.eq(self.clear),
                      self.read_bytes.eq(reader.read_bytes),
                      self.write_bytes.eq(writer.written_bytes),
-                     self.done.eq((phase == Phase.DONE) & ~yq.r_rdy & ~sq.r_rdy & ~s_push),
+                     self.done.eq(drained & (yq.level == 0) & (sq.level == 0) & ~s_push),
                      self.write_idle.eq(writer.idle)]
         with m.If(phase == Phase.DONE):
             m.d.sync += running.eq(0)
