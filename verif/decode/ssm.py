@@ -40,12 +40,19 @@ class SsmJob:
         """Addresses from ``base`` on, the same in every channel; returns the end."""
         lay = self.layout
         most = max(self._heads(geometry))
-        jitter = (lambda: 0) if dense else (lambda: 2 * int(rng.integers(0, 40)))
-        self.state_addr = base + 16 + jitter()
-        self.state_end = self.state_addr + most * lay.head_state_bytes
-        self.record_addr = self.state_end + 32 + jitter()
-        self.y_addr = self.record_addr + most * lay.record_beats * geometry.bus_bytes + 32 \
-            + jitter()
+        bus = geometry.bus_bytes
+        if dense:   # every region on a beat boundary (the bench)
+            up = lambda addr: -(-addr // bus) * bus
+            self.state_addr = up(base + 16)
+            self.state_end = self.state_addr + most * lay.head_state_bytes
+            self.record_addr = up(self.state_end + 16)
+            self.y_addr = up(self.record_addr + most * lay.record_beats * bus + 16)
+        else:       # odd offsets
+            jitter = lambda: 2 * int(rng.integers(0, 40))
+            self.state_addr = base + 16 + jitter()
+            self.state_end = self.state_addr + most * lay.head_state_bytes
+            self.record_addr = self.state_end + 32 + jitter()
+            self.y_addr = self.record_addr + most * lay.record_beats * bus + 32 + jitter()
         self.y_end = self.y_addr + 2 * lay.heads_total * lay.p
         self.end = self.y_end + 64
         return self.end
