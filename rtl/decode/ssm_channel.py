@@ -17,15 +17,14 @@ Layout: :mod:`hybridgen.rtl.decode.ssm_layout`; order of operations:
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2, exact_log2
+from amaranth.utils import exact_log2
 
 from hybridgen.rtl.arith.convert import Fp32ToBf16
 from hybridgen.rtl.arith.pipeline import pipeline_delay
 from hybridgen.rtl.mem.axi import axi_signature
-from hybridgen.rtl.mem.dma import COUNTER_BITS, ReadDma, WriteDma, row_request_layout, \
-    write_row_layout
+from hybridgen.rtl.mem.dma import COUNTER_BITS, ReadDma, WriteDma
 
 from .layouts import descriptor_layout
 from .sequencer import Phase
@@ -108,7 +107,6 @@ class SsmChannel(wiring.Component):
                      c_base.eq(b_base + bc_beats), rec_beats.eq(c_base + bc_beats)]
         head_chunks = Signal(32)
         m.d.comb += head_chunks.eq((Pq * K) << li)
-        chunk_bytes = Mux(bf16, 2 * W, 4 * W)
         head_bytes = Signal(32)
         m.d.comb += head_bytes.eq(Mux(bf16, head_chunks << (lw + 1), head_chunks << (lw + 2)))
         total_heads = Signal(24)
@@ -347,8 +345,6 @@ class SsmChannel(wiring.Component):
         m.d.comb += [finish.en.eq(consume), finish.acc.eq(lane.o.acc), finish.dx.eq(pend[0:32]),
                      finish.sz.eq(pend[32:64]), finish.with_z.eq(with_z)]
         y_valid = pipeline_delay(m, consume, take_acc, finish.latency, name="y_valid")
-        y_ok = pipeline_delay(m, consume, pend[64], finish.latency, name="y_ok")
-        del y_ok
 
         # y rows: I values of a group -> one row of 2 * min(I, p - q*I) bytes
         y_held = Signal(data.ArrayLayout(16, I))
@@ -418,7 +414,6 @@ class SsmChannel(wiring.Component):
                 m.d.comb += [sq.w_en.eq(1),
                              sq.w_data.eq(Cat(s_addr, row_nbytes, s_full.as_value()))]
                 m.d.sync += s_addr.eq(s_addr + row_nbytes)
-        del chunk_bytes
         # done as soon as no real chunk, row or y value is left in the pipelines (the rest
         # of the flush carries only pseudo-chunks; a new job may cut it short)
         chunks_in = Signal(16)
