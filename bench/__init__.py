@@ -25,8 +25,10 @@ from .gemm import GemmKernel
 from .kvcodec import KvCodecKernel
 from .vector import SfuKernel, VectorKernel
 from .gemv import GemvKernel
+from .ssm_step import SsmStepKernel
 
 KERNELS = {kernel.name: kernel for kernel in (MacKernel(), GemmKernel(), SfuKernel(), VectorKernel(),
-                                              KvCodecKernel(), GemvKernel())}
+                                              KvCodecKernel(), GemvKernel(),
+                                              SsmStepKernel())}
 
 __all__ = ["KERNELS", "Kernel", "run_bench"]

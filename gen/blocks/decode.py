@@ -54,6 +54,9 @@ class DecodeConfig(Config):
     kv_formats: str = param("bfp8,bfp4,bf16", doc="KV cache formats the read path decodes "
                             "(comma-separated subset of bfp8, bfp4, bf16)")
     adder_latency: int = param(3, doc="fp32 adder pipeline stages", min=1, max=5)
+    ssm_headdim: int = param(256, doc="decode step: largest head dimension p (a record "
+                             "slot's rows)", min=1, max=4096)
+    ssm_dstate: int = param(256, doc="decode step: largest state size n", min=1, max=4096)
 
     def check(self):
         if self.dot * 16 != self.bus_bits:
@@ -81,7 +84,8 @@ class DecodeConfig(Config):
                               channels=self.channels, bus_bytes=self.bus_bits // 8,
                               addr_bits=self.addr_bits, outstanding=self.outstanding,
                               max_batch=self.max_batch, x_kib=self.x_kib,
-                              adder_latency=self.adder_latency)
+                              adder_latency=self.adder_latency,
+                              ssm_headdim=self.ssm_headdim, ssm_dstate=self.ssm_dstate)
 
     @property
     def geometry_params(self):
@@ -143,6 +147,22 @@ class DecodeConfig(Config):
             "x": "channel 0, x[b][i] at x_addr + b * ldx + 2 i",
             "y": "y[b][col] at y_addr + b * ldy + 2 col in the memory of channel "
                  "(col // interleave) % channels",
+            "ssm_step": {
+                "chunk_values": g.bus_bytes // 4, "interleave": g.interleave,
+                "heads": "head e = b * heads + h lives in channel e % channels as its "
+                         "(e // channels)-th head",
+                "state": "from state_addr, the channel's heads in order, each ceil(p / I) * "
+                         "ceil(n / W) * I chunks of W = chunk_values values (fp32: one beat, "
+                         "bf16: half a beat): chunk (q * ceil(n / W) + c) * I + j = "
+                         "state[b, h, q*I + j, c*W : c*W + W] (zero past p and n); "
+                         "read once and written back in place",
+                "records": "from record_addr, per head: a beat of 32-bit words dt (bf16 in "
+                           "the low half), dt_bias, A, D; x[b, h] (ceil(p / I) * I bf16, "
+                           "beats); z likewise if flags & 2; B[b, group] and C[b, group] as "
+                           "ceil(n / W) chunks of W bf16 (two per beat)",
+                "y": "y[b, h, i] at y_addr + 2 * ((b * heads + h) * p + i) in the memory of "
+                     "the head's channel",
+            },
         }
 
     def register_maps(self):

@@ -1,7 +1,7 @@
 """The top of the decode array: it places the controller, the channels and the activation
 buffer and connects them (no logic of its own)."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,6 +13,7 @@ from .channel import GemvChannel
 from .control import GemvControl
 from .layouts import COUNTED, COUNTER_BITS, Error, completion_layout, counters_layout, \
     descriptor_layout
+from .ssm_channel import SsmChannel
 from .xbuffer import XBuffer
 
 __all__ = ["DecodeArray"]
@@ -66,23 +67,42 @@ class DecodeArray(wiring.Component):
                      xbuffer.start.eq(control.job_start), xbuffer.job.eq(control.job)]
         for name in COUNTED:
             m.d.comb += getattr(intake.status, name).eq(getattr(counters.count, name))
+        ssm = control.op_ssm
         for c in range(g.channels):
             channel = GemvChannel(g, c, self._library)
             m.submodules[f"channel{c}"] = channel
-            wiring.connect(m, **{f"channel{c}": channel.axi,
-                                 "port": wiring.flipped(self.m_axi[c])})
+            # the decode step's channel shares the port; the job's op selects (valid and
+            # ready towards the idle one are held low)
+            step = SsmChannel(g, c, self._library)
+            m.submodules[f"ssm{c}"] = step
+            port = self.m_axi[c]
+            for name, member in port.signature.members.items():
+                mine, theirs = getattr(channel.axi, name), getattr(step.axi, name)
+                if member.flow == Out:
+                    m.d.comb += getattr(port, name).eq(Mux(ssm, theirs, mine))
+                else:
+                    handshake = name.endswith(("valid", "ready"))
+                    value = getattr(port, name)
+                    m.d.comb += [mine.eq(value & ~ssm if handshake else value),
+                                 theirs.eq(value & ssm if handshake else value)]
+            m.d.comb += [step.start.eq(control.job_start & ssm),
+                         step.descriptor.eq(intake.descriptor), step.clear.eq(intake.taken)]
             if c == 0:
                 wiring.connect(m, channel0=channel.xin, xbuffer=xbuffer.i)
             m.d.comb += [
-                channel.start.eq(control.job_start), channel.job.eq(control.job),
+                channel.start.eq(control.job_start & ~ssm), channel.job.eq(control.job),
                 channel.x_ready.eq(xbuffer.ready), channel.clear.eq(intake.taken),
                 xbuffer.addr[c].eq(channel.x_addr), xbuffer.en[c].eq(channel.x_en),
                 channel.x_data.eq(xbuffer.data[c]),
-                control.phase[c].eq(channel.phase), control.mem_wait[c].eq(channel.mem_wait),
-                control.blocked[c].eq(channel.blocked), control.done[c].eq(channel.done),
-                control.write_idle[c].eq(channel.write_idle),
-                getattr(intake.status, f"read_bytes{c}").eq(channel.read_bytes),
-                getattr(intake.status, f"write_bytes{c}").eq(channel.write_bytes),
+                control.phase[c].eq(Mux(ssm, step.phase, channel.phase)),
+                control.mem_wait[c].eq(Mux(ssm, step.mem_wait, channel.mem_wait)),
+                control.blocked[c].eq(Mux(ssm, step.blocked, channel.blocked)),
+                control.done[c].eq(Mux(ssm, step.done, channel.done)),
+                control.write_idle[c].eq(step.write_idle & channel.write_idle),
+                getattr(intake.status, f"read_bytes{c}").eq(
+                    Mux(ssm, step.read_bytes, channel.read_bytes)),
+                getattr(intake.status, f"write_bytes{c}").eq(
+                    Mux(ssm, step.write_bytes, channel.write_bytes)),
             ]
             if c != 0:
                 m.d.comb += channel.xin.ready.eq(0)

@@ -63,17 +63,22 @@ class GemvControl(wiring.Component):
             "phase": In(Phase).array(C), "mem_wait": In(1).array(C),
             "blocked": In(1).array(C), "done": In(1).array(C), "write_idle": In(1).array(C),
             "finish": Out(1), "count": Out(counter_layout(COUNTED, 1)),
+            "op_ssm": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         g, d, job = self._g, self.incoming, self.job
         C = g.channels
+        gemv, ssm = d.op == Op.GEMV, d.op == Op.SSM_STEP
+        ssm_bad = ((d.batch == 0) | (d.heads == 0) | (d.headdim == 0) | (d.dstate == 0)
+                   | (d.headdim > g.ssm_headdim) | (d.dstate > g.ssm_dstate))
         m.d.comb += self.check.eq(
-            ((d.op != Op.GEMV) * Error.OP.value)
-            | (((d.batch == 0) | (d.batch > g.max_batch)) * Error.BATCH.value)
-            | (((d.k == 0) | (d.n == 0)) * Error.SHAPE.value)
-            | ((d.k > g.max_k) * Error.K_TOO_LARGE.value))
+            ((~gemv & ~ssm) * Error.OP.value)
+            | ((gemv & ((d.batch == 0) | (d.batch > g.max_batch))) * Error.BATCH.value)
+            | ((gemv & ((d.k == 0) | (d.n == 0))) * Error.SHAPE.value)
+            | ((gemv & (d.k > g.max_k)) * Error.K_TOO_LARGE.value)
+            | ((ssm & ssm_bad) * Error.SSM_SHAPE.value))
 
         setup = Signal()   # between the intake's start and the channels' start
         running = Signal()
@@ -87,6 +92,7 @@ class GemvControl(wiring.Component):
                 job.groups.eq((src.n + g.interleave - 1) >> exact_log2(g.interleave)),
                 job.w_addr.eq(src.w_addr), job.x_addr.eq(src.x_addr), job.ldx.eq(src.ldx),
                 job.y_addr.eq(src.y_addr), job.ldy.eq(src.ldy),
+                self.op_ssm.eq(src.op == Op.SSM_STEP),
                 setup.eq(0), self.job_start.eq(1)]
         with m.Else():
             m.d.sync += self.job_start.eq(0)

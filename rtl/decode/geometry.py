@@ -51,12 +51,13 @@ class DecodeGeometry:
     """
 
     def __init__(self, *, units, width, dot, channels, bus_bytes, addr_bits, outstanding,
-                 max_batch, x_kib, adder_latency=3):
+                 max_batch, x_kib, adder_latency=3, ssm_headdim=256, ssm_dstate=256):
         for name, value in (("units", units), ("width", width), ("dot", dot),
                             ("channels", channels), ("bus_bytes", bus_bytes),
                             ("addr_bits", addr_bits), ("outstanding", outstanding),
                             ("max_batch", max_batch), ("x_kib", x_kib),
-                            ("adder_latency", adder_latency)):
+                            ("adder_latency", adder_latency), ("ssm_headdim", ssm_headdim),
+                            ("ssm_dstate", ssm_dstate)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
         if channels & (channels - 1):
@@ -86,6 +87,14 @@ class DecodeGeometry:
         #: output conversion), a multiple of I so every job leaves the ring in phase
         self.flush_beats = -(-(self.interleave + self.dot_latency + 1) // self.interleave) \
             * self.interleave
+        # the decode step (rtl/decode/ssm_channel.py, layout rtl/decode/ssm_layout.py): the
+        # largest p and n, the rows (p padded to the ring) and chunks (n / (bus_bytes / 4))
+        # a record slot holds, and its beats
+        self.ssm_headdim, self.ssm_dstate = ssm_headdim, ssm_dstate
+        self.ssm_rows = -(-ssm_headdim // self.interleave) * self.interleave
+        self.ssm_chunks = -(-ssm_dstate // (bus_bytes // 4))
+        self.ssm_record_beats = 1 + 2 * -(-self.ssm_rows * 2 // bus_bytes) \
+            + 2 * -(-self.ssm_chunks // 2)
 
     def params(self):
         """The constructor's arguments (for the sidecar)."""
@@ -93,7 +102,8 @@ class DecodeGeometry:
                 "channels": self.channels, "bus_bytes": self.bus_bytes,
                 "addr_bits": self.addr_bits, "outstanding": self.outstanding,
                 "max_batch": self.max_batch, "x_kib": self.x_kib,
-                "adder_latency": self.adder_latency}
+                "adder_latency": self.adder_latency, "ssm_headdim": self.ssm_headdim,
+                "ssm_dstate": self.ssm_dstate}
 
     @property
     def peak_macs_per_cycle(self):

@@ -25,6 +25,7 @@ OP_BITS = 8
 class Op(enum.Enum, shape=OP_BITS):
     """The kernel a descriptor runs."""
     GEMV = 0
+    SSM_STEP = 1   # the Mamba-2 decode step (rtl/decode/ssm_channel.py)
 
 
 class Error(enum.Flag, shape=COUNTER_BITS):
@@ -33,6 +34,7 @@ class Error(enum.Flag, shape=COUNTER_BITS):
     BATCH = 2        # batch is 0 or above max_batch
     SHAPE = 4        # k or n is 0
     K_TOO_LARGE = 8  # k above max_k (the activation buffer)
+    SSM_SHAPE = 16   # decode step: batch, heads, headdim or dstate 0, or above the buffers
 
 
 #: The counters the array's counter bank holds; every counted cycle is in exactly one of the
@@ -49,6 +51,11 @@ DESCRIPTOR_DOCS = {
     "ldx": "bytes from x[b][0] to x[b+1][0]",
     "y_addr": "byte address of y[0][0] (y[b][col] is written in the channel of col)",
     "ldy": "bytes from y[b][0] to y[b+1][0]",
+    "heads": "decode step: heads per batch element",
+    "headdim": "decode step: p (1..ssm_headdim)", "dstate": "decode step: n (1..ssm_dstate)",
+    "flags": "decode step: 1 softplus on dt, 2 z (y *= silu(z)), 4 bf16 state (else fp32)",
+    "state_addr": "decode step: the state in every channel (channel layout: <top>_layout.json)",
+    "record_addr": "decode step: the head records in every channel",
 }
 
 
@@ -58,6 +65,8 @@ def descriptor_layout(addr_bits):
         "op": Op, "batch": BATCH_BITS, "k": DIM_BITS, "n": DIM_BITS,
         "w_addr": addr_bits, "x_addr": addr_bits, "ldx": addr_bits,
         "y_addr": addr_bits, "ldy": addr_bits,
+        "heads": 16, "headdim": 16, "dstate": 16, "flags": 4,
+        "state_addr": addr_bits, "record_addr": addr_bits,
     })
 
 
@@ -75,7 +84,7 @@ def counter_docs(channels):
         "stall_compute": "a beat was there but the lanes could not take it (results queue)",
         "stall_drain": "no beat left: accumulator flush and the last writes",
         "error": "0 ok; 1 unknown op, 2 batch 0 or > max_batch, 4 k or n zero, "
-                 "8 k > max_k",
+                 "8 k > max_k, 16 decode-step shape 0 or above the buffers",
     }
     for c in range(channels):
         docs[f"read_bytes{c}"] = f"bytes of row data read by channel {c}"

@@ -59,12 +59,14 @@ def test_generate_writes_register_map_and_layout(tmp_path):
             "decode_tiny_layout.json"} <= names
     regs = json.loads((tmp_path / "decode_tiny_regs.json").read_text())
     fields = {f["name"] for f in regs["descriptor"]["fields"]}
-    assert {"op", "batch", "k", "n", "w_addr", "x_addr", "ldx", "y_addr", "ldy"} == fields
+    assert {"op", "batch", "k", "n", "w_addr", "x_addr", "ldx", "y_addr", "ldy",
+            "heads", "headdim", "dstate", "flags", "state_addr", "record_addr"} == fields
     completion = {f["name"] for f in regs["completion"]["fields"]}
     assert {"cycles", "stall_memory", "stall_compute", "stall_drain", "read_bytes1",
             "write_bytes0", "error"} <= completion
     layout = json.loads((tmp_path / "decode_tiny_layout.json").read_text())
     assert layout["interleave"] == 4 and layout["channels"] == 2
+    assert layout["ssm_step"]["chunk_values"] == 4 and "state" in layout["ssm_step"]
     ports = {p["name"] for p in design.sidecar["ports"]}
     assert {"m_axi__0__araddr", "m_axi__1__wdata", "desc__payload"} <= ports
 

@@ -94,7 +94,8 @@ class GemvJob:
     def descriptor(self, fields):
         from hybridgen.verif.stream import pack
         b, k, n = self.shape
-        values = dict(op=Op.GEMV.value, batch=b, k=k, n=n, w_addr=self.w_addr,
+        values = {f["name"]: 0 for f in fields}   # fields of other kernels: 0
+        values.update(op=Op.GEMV.value, batch=b, k=k, n=n, w_addr=self.w_addr,
                       x_addr=self.x_addr, ldx=self.ldx, y_addr=self.y_addr, ldy=self.ldy)
         values.update(self.extra)
         return pack(fields, **{key: [value] for key, value in values.items()})[0]
