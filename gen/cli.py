@@ -219,7 +219,7 @@ def _build_parser():
     p.add_argument("--abc", choices=["full", "nofraig"], default=None,
                    help="ABC script: full, or nofraig, without the SAT sweep that does not "
                    "finish on the softplus unit; default: the block's choice (nofraig for the "
-                   "blocks holding softplus: sfu, vector, ursc)")
+                   "blocks holding softplus: sfu, vector, ursc, decode)")
     p.set_defaults(func=cmd_synth)
 
     p = commands.add_parser("lint", help="Verilator lint of each distinct module (children "

@@ -77,6 +77,6 @@ def test_blocks_with_softplus_choose_nofraig():
     unit is inside (its SAT sweep never finishes), full elsewhere."""
     from hybridgen.gen.blocks import BLOCKS
     chosen = {name: cls.synth_abc for name, cls in BLOCKS.items()}
-    assert chosen["sfu"] == chosen["vector"] == chosen["ursc"] == "nofraig"
+    assert chosen["sfu"] == chosen["vector"] == chosen["ursc"] == chosen["decode"] == "nofraig"
     assert chosen["mac"] == chosen["systolic"] == chosen["kv"] == "full"
     assert set(chosen.values()) <= {"full", "nofraig"}
