@@ -27,7 +27,19 @@ class DecodeConfig(Config):
     """
 
     block = "decode"
+    #: ``hybridgen synth`` area breakdown (the groups of issue 14): module-name substrings of
+    #: each group; a module goes to the first group with a substring of its name, and no module
+    #: of decode-tiny matches two groups (tests/decode/test_decode_area.py). Vector units: the
+    #: lanes (library leaves ``__gemv_lane_*`` with their ``.dot`` and ``.round``, and their
+    #: ``__bf16_mul_exact_*`` and ``__fp32_add_*``). Dequantizers: the ``rtl/kv``
+    #: ``BfpDequantizer`` of the decode-attention read path (none before that kernel is
+    #: built). DMA and channels: per port the ReadDma, WriteDma (with their request queues) and
+    #: the row-request generator. Buffers: the activation buffer's logic and each channel's
+    #: results queue (SRAM macros are reported apart, as "memories (SRAM macros)"). Control is
+    #: the rest: the top's own logic, the descriptor intake, GemvControl, the counter bank and,
+    #: per channel, its own logic (job split, DMA output steering) and beat sequencer.
     area_groups = {"vector units (lanes)": ["gemv_lane", "bf16_mul", "fp32_add"],
+                   "dequantizers": ["dequantizer"],
                    "dma and channels": [".reader", ".writer", ".requests"],
                    "buffers": [".xbuffer", ".results"],
                    "control": []}
