@@ -19,27 +19,27 @@ x cycles)``, ``roofline_cap`` (the bandwidth utilization the compute allows:
 
 from hybridgen.gen.errors import ConfigError, UserError
 
-from .kernel import Kernel
+from .memory_bound import MemoryBoundKernel
 
 __all__ = ["GemvKernel"]
 
 _MAX_N = (1 << 20) - 1
 
 
-class GemvKernel(Kernel):
+class GemvKernel(MemoryBoundKernel):
     name = "gemv"
     blocks = ("decode",)
     aliases = ()
     testbench = "hybridgen.verif.decode.tb_gemv"
     testcase = "bench"
     input_keys = ("x", "w")
+    latency_env = "GEMV_LATENCY"
 
     def add_arguments(self, parser):
         parser.add_argument("--batch", type=int, default=1, help="rows of x (default 1)")
         parser.add_argument("--k", type=int, default=256, help="k (default 256)")
         parser.add_argument("--n", type=int, default=256, help="n (default 256)")
-        parser.add_argument("--latency", type=int, default=128,
-                            help="memory latency in cycles (default 128)")
+        self.add_latency_argument(parser)
 
     def _check_shape(self, config, b, k, n):
         if not 1 <= b <= config.max_batch:
@@ -51,9 +51,7 @@ class GemvKernel(Kernel):
 
     def shape(self, args, config):
         self._check_shape(config, args.batch, args.k, args.n)
-        if not 0 <= args.latency <= 1000:
-            raise ConfigError("--latency", f"must be in 0..1000, not {args.latency}")
-        self._latency = args.latency
+        self.take_latency(args)
         return {"batch": args.batch, "k": args.k, "n": args.n}
 
     def formats(self, config):
@@ -73,46 +71,13 @@ class GemvKernel(Kernel):
         self._check_shape(config, b, k, w.shape[1])
         return {"batch": int(b), "k": int(k), "n": int(w.shape[1])}
 
-    def environment(self):
-        return {"GEMV_LATENCY": str(getattr(self, "_latency", 128))}
-
     def golden(self, config, inputs):
         from hybridgen.golden.decode import gemv
         return {"y": gemv(inputs["x"], inputs["w"], config.dot)}
 
-    @staticmethod
-    def useful_bytes(shape):
+    def useful_bytes(self, config, shape):
         b, k, n = shape["batch"], shape["k"], shape["n"]
         return 2 * k * n + 2 * b * k + 2 * b * n
 
-    def ideal_cycles(self, config, shape):
-        return -(-self.useful_bytes(shape) // config.peak_bytes_per_cycle)
-
-    def measured_ok(self, measured):
-        """Nothing written outside y (every guard byte survived)."""
-        return bool(measured["guard_ok"])
-
-    def figures(self, config, shape, inputs, outputs, measured):
-        cycles = measured["cycles"]
-        peak_bytes, peak_macs = config.peak_bytes_per_cycle, config.peak_macs_per_cycle
-        nbytes = self.useful_bytes(shape)
-        macs = shape["batch"] * shape["k"] * shape["n"]
-        channels = config.channels
-        return {
-            "bytes": nbytes, "peak_bytes_per_cycle": peak_bytes,
-            "bandwidth_utilization": round(nbytes / (peak_bytes * cycles), 6),
-            "peak_macs_per_cycle": peak_macs,
-            "compute_utilization": round(macs / (peak_macs * cycles), 6),
-            "roofline_cap": round(min(1.0, peak_macs * nbytes / (macs * peak_bytes)), 6),
-            "memory_latency": measured["latency"],
-            "counter_cycles": measured["counter_cycles"],
-            "stalls": {key: measured[key] for key in ("busy_cycles", "stall_memory",
-                                                       "stall_compute", "stall_drain")},
-            "read_bytes": [measured[f"read_bytes{c}"] for c in range(channels)],
-            "write_bytes": [measured[f"write_bytes{c}"] for c in range(channels)],
-            "bus_bytes": {"read": measured["bus_bytes_read"],
-                          "written": measured["bus_bytes_written"]},
-            "duplex_cycles": measured["duplex_cycles"],
-            "max_outstanding_reads": measured["max_outstanding_reads"],
-            "guard_ok": measured["guard_ok"],
-        }
+    def useful_macs(self, config, shape):
+        return shape["batch"] * shape["k"] * shape["n"]

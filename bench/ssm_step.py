@@ -25,18 +25,19 @@ peak MACs, ``roofline_cap`` as for gemv.
 
 from hybridgen.gen.errors import ConfigError, UserError
 
-from .kernel import Kernel
+from .memory_bound import MemoryBoundKernel
 
 __all__ = ["SsmStepKernel"]
 
 
-class SsmStepKernel(Kernel):
+class SsmStepKernel(MemoryBoundKernel):
     name = "ssm-step"
     blocks = ("decode",)
     aliases = ("state_dtype",)
     testbench = "hybridgen.verif.decode.tb_ssm"
     testcase = "bench"
     input_keys = ("x", "dt", "A", "D", "dt_bias", "B", "C", "state_in")
+    latency_env = "SSM_LATENCY"
 
     def add_arguments(self, parser):
         parser.add_argument("--batch", type=int, default=1, help="batch (default 1)")
@@ -49,8 +50,7 @@ class SsmStepKernel(Kernel):
         parser.add_argument("--z", action="store_true", help="gate y by silu(z)")
         parser.add_argument("--no-softplus", dest="softplus", action="store_false",
                             help="dt = dt_raw + dt_bias without softplus")
-        parser.add_argument("--latency", type=int, default=128,
-                            help="memory latency in cycles (default 128)")
+        self.add_latency_argument(parser)
 
     def _check(self, config, b, h, p, n, g):
         if not 1 <= b <= 255:
@@ -70,9 +70,8 @@ class SsmStepKernel(Kernel):
 
     def shape(self, args, config):
         self._check(config, args.batch, args.heads, args.headdim, args.dstate, args.groups)
-        if not 0 <= args.latency <= 1000:
-            raise ConfigError("--latency", f"must be in 0..1000, not {args.latency}")
-        self._latency, self._softplus, self._z = args.latency, args.softplus, args.z
+        self.take_latency(args)
+        self._softplus, self._z = args.softplus, args.z
         return {"batch": args.batch, "heads": args.heads, "headdim": args.headdim,
                 "dstate": args.dstate, "groups": args.groups}
 
@@ -100,10 +99,11 @@ class SsmStepKernel(Kernel):
         if inputs["state_in"].shape != (b, h, p, n):
             raise UserError(f"--inputs: state_in must be {(b, h, p, n)}, not "
                             f"{inputs['state_in'].shape}")
+        self._z = "z" in inputs
         return {"batch": b, "heads": h, "headdim": p, "dstate": n, "groups": g}
 
     def environment(self):
-        return {"SSM_LATENCY": str(getattr(self, "_latency", 128)),
+        return {**super().environment(),
                 "SSM_SOFTPLUS": "1" if getattr(self, "_softplus", True) else "0"}
 
     def golden(self, config, inputs):
@@ -115,41 +115,16 @@ class SsmStepKernel(Kernel):
                             state_dtype=config.state_dtype)
         return {"y": y, "state_out": state}
 
-    def _bytes(self, config, shape, with_z):
+    def useful_bytes(self, config, shape):
         from hybridgen.golden.decode import ssm_step_bytes
         return ssm_step_bytes(shape["batch"], shape["heads"], shape["headdim"],
-                              shape["dstate"], shape["groups"], config.state_dtype, with_z)
+                              shape["dstate"], shape["groups"], config.state_dtype,
+                              getattr(self, "_z", False))
 
-    def ideal_cycles(self, config, shape):
-        nbytes = self._bytes(config, shape, getattr(self, "_z", False))
-        return -(-nbytes // config.peak_bytes_per_cycle)
+    def useful_macs(self, config, shape):
+        """Decay, input and output products: ``3 b h p n``."""
+        return 3 * shape["batch"] * shape["heads"] * shape["headdim"] * shape["dstate"]
 
-    def measured_ok(self, measured):
-        return bool(measured["guard_ok"])
-
-    def figures(self, config, shape, inputs, outputs, measured):
-        cycles = measured["cycles"]
-        peak_bytes, peak_macs = config.peak_bytes_per_cycle, config.peak_macs_per_cycle
-        nbytes = self._bytes(config, shape, "z" in inputs)
-        macs = 3 * shape["batch"] * shape["heads"] * shape["headdim"] * shape["dstate"]
-        channels = config.channels
-        return {
-            "state_dtype": config.state_dtype, "z": "z" in inputs,
-            "softplus": getattr(self, "_softplus", True),
-            "bytes": nbytes, "peak_bytes_per_cycle": peak_bytes,
-            "bandwidth_utilization": round(nbytes / (peak_bytes * cycles), 6),
-            "peak_macs_per_cycle": peak_macs,
-            "compute_utilization": round(macs / (peak_macs * cycles), 6),
-            "roofline_cap": round(min(1.0, peak_macs * nbytes / (macs * peak_bytes)), 6),
-            "memory_latency": measured["latency"],
-            "counter_cycles": measured["counter_cycles"],
-            "stalls": {key: measured[key] for key in ("busy_cycles", "stall_memory",
-                                                       "stall_compute", "stall_drain")},
-            "read_bytes": [measured[f"read_bytes{c}"] for c in range(channels)],
-            "write_bytes": [measured[f"write_bytes{c}"] for c in range(channels)],
-            "bus_bytes": {"read": measured["bus_bytes_read"],
-                          "written": measured["bus_bytes_written"]},
-            "duplex_cycles": measured["duplex_cycles"],
-            "max_outstanding_reads": measured["max_outstanding_reads"],
-            "guard_ok": measured["guard_ok"],
-        }
+    def extra_figures(self, config, shape, inputs):
+        return {"state_dtype": config.state_dtype, "z": "z" in inputs,
+                "softplus": getattr(self, "_softplus", True)}
