@@ -33,7 +33,7 @@ import numpy as np
 import cocotb
 
 from hybridgen.golden.kvquant import KV_TILE_BYTES, kv_pack_tile, kv_unpack_tile_bf16_bits
-from hybridgen.verif.kv.tiles import decode_sweep_tiles, edge_tiles, random_tiles
+from hybridgen.verif.kv.tiles import check_tiles, decode_sweep_tiles, edge_tiles, random_tiles
 from hybridgen.verif.stream import StreamHarness, load_design
 
 #: cycles from a tile's last packed beat (bf16: the beat completing a value beat) to the output
@@ -88,21 +88,7 @@ def tile_formats(formats, count, rng=None):
 def check_values(bench, payloads, packed, formats):
     """Compare ``o`` beats with the golden unpacking of every tile; return (tiles, 32, 32)."""
     values, last = bench.values_out(payloads)
-    n = len(packed)
-    assert values.size == n * 1024, f"dequantizer emitted {values.size} values, expected {n * 1024}"
-    values = values.reshape(n, 32, 32)
-    per_tile = 1024 // bench.lanes
-    for index, (tile, fmt) in enumerate(zip(packed, formats)):
-        want = kv_unpack_tile_bf16_bits(tile, fmt)
-        bad = np.argwhere(values[index] != want)
-        if bad.size:
-            r, c = bad[0]
-            raise AssertionError(
-                f"tile {index} ({fmt}): {len(bad)} values differ, first at row {r} col {c}: "
-                f"rtl {int(values[index][r, c]):#06x} golden {int(want[r, c]):#06x}")
-        flags = last[index * per_tile:(index + 1) * per_tile]
-        assert flags[-1] == 1 and not flags[:-1].any(), f"tile {index}: bad 'last' framing"
-    return values
+    return check_tiles(values, last, bench.lanes, packed, formats, kv_unpack_tile_bf16_bits)
 
 
 @cocotb.test()

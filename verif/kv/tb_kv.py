@@ -32,8 +32,8 @@ import numpy as np
 import cocotb
 from cocotb.triggers import RisingEdge
 
-from hybridgen.verif.kv.tiles import (TILE_BYTES, Beats, decode_sweep_tiles, edge_tiles, golden_pack,
-                            golden_unpack, random_tiles, tile_formats)
+from hybridgen.verif.kv.tiles import (TILE_BYTES, Beats, check_tiles, decode_sweep_tiles, edge_tiles,
+                            golden_pack, random_tiles, tile_formats)
 from hybridgen.verif.stream import StreamHarness, load_design
 
 
@@ -113,21 +113,7 @@ def check_packed(beats, payloads, tiles, formats, expected=None):
 def check_values(beats, payloads, packed_tiles, formats):
     """Compare ``dequantizer_o`` beats with the golden unpacking; return (tiles, 32, 32)."""
     values, flags = beats.values_out(payloads)
-    n = len(packed_tiles)
-    assert values.size == n * 1024, f"dequantizer emitted {values.size} values, expected {n * 1024}"
-    values = values.reshape(n, 32, 32)
-    per_tile = 1024 // beats.lanes
-    for index, (packed, fmt) in enumerate(zip(packed_tiles, formats)):
-        want = golden_unpack(packed, fmt)
-        bad = np.argwhere(values[index] != want)
-        if bad.size:
-            r, c = bad[0]
-            raise AssertionError(
-                f"tile {index} ({fmt}): {len(bad)} values differ, first at row {r} col {c}: "
-                f"rtl {int(values[index][r, c]):#06x} golden {int(want[r, c]):#06x}")
-        last = flags["last"][index * per_tile:(index + 1) * per_tile]
-        assert last[-1] == 1 and not last[:-1].any(), f"tile {index}: bad 'last' framing"
-    return values
+    return check_tiles(values, flags["last"], beats.lanes, packed_tiles, formats)
 
 
 def _split_bytes(data, formats):

@@ -148,6 +148,32 @@ def golden_unpack(packed, fmt):
     return bfp_unpack_tile_bf16_bits(packed, fmt).astype(np.uint16)
 
 
+def check_tiles(values, last, lanes, packed_tiles, formats, unpack=golden_unpack):
+    """Compare a dequantizer's output with the golden unpacking of every tile.
+
+    ``values`` (uint16, every beat's lanes in order) and ``last`` (one flag per beat) of the
+    beats of ``len(packed_tiles)`` tiles, ``lanes`` values per beat; ``unpack(tile, fmt)`` is
+    the golden model. Fails on a missing or extra value, a wrong value (naming the first) and
+    a ``last`` flag anywhere but on each tile's final beat. Returns the values as
+    (tiles, 32, 32).
+    """
+    n = len(packed_tiles)
+    assert values.size == n * 1024, f"dequantizer emitted {values.size} values, expected {n * 1024}"
+    values = values.reshape(n, 32, 32)
+    per_tile = 1024 // lanes
+    for index, (packed, fmt) in enumerate(zip(packed_tiles, formats)):
+        want = unpack(packed, fmt)
+        bad = np.argwhere(values[index] != want)
+        if bad.size:
+            r, c = bad[0]
+            raise AssertionError(
+                f"tile {index} ({fmt}): {len(bad)} values differ, first at row {r} col {c}: "
+                f"rtl {int(values[index][r, c]):#06x} golden {int(want[r, c]):#06x}")
+        flags = last[index * per_tile:(index + 1) * per_tile]
+        assert flags[-1] == 1 and not flags[:-1].any(), f"tile {index}: bad 'last' framing"
+    return values
+
+
 def decode_sweep_tiles(fmt, rng):
     """Packed tiles that hold every (E, code) pair of ``fmt`` once (E = 0..255).
 
