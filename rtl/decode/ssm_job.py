@@ -1,0 +1,115 @@
+"""The job of one channel of the decode step (``ssm-step``): the descriptor latched on ``start``
+and the figures of the channel layout (:class:`hybridgen.rtl.decode.ssm_layout.SsmLayout`)
+that every stage of :class:`hybridgen.rtl.decode.ssm_channel.SsmChannel` reads.
+
+* :data:`SSM_FLAG_SOFTPLUS`, :data:`SSM_FLAG_Z`, :data:`SSM_FLAG_BF16` - the descriptor's
+  ``flags`` bits;
+* :class:`SsmKind` - the read DMA's chunk kinds (a record beat, an fp32 or a bf16 state chunk);
+* :func:`ssm_job_layout` and :class:`SsmJob`.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, enum, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from .layouts import descriptor_layout
+
+__all__ = ["SSM_FLAG_SOFTPLUS", "SSM_FLAG_Z", "SSM_FLAG_BF16", "SsmKind", "ssm_job_layout",
+           "SsmJob"]
+
+#: descriptor ``flags`` bits of the decode step
+SSM_FLAG_SOFTPLUS, SSM_FLAG_Z, SSM_FLAG_BF16 = 1, 2, 4
+
+
+class SsmKind(enum.Enum, shape=2):
+    """Chunk kind of a read request (the read DMA's ``chunk_bytes`` index)."""
+    RECORD = 0    # a head record beat (bus bytes)
+    STATE32 = 1   # an fp32 state chunk (bus bytes: W values)
+    STATE16 = 2   # a bf16 state chunk (half a beat: W values)
+
+
+def ssm_job_layout(addr_bits):
+    """The job as every stage sees it (names of :class:`SsmLayout`; counts in beats, chunks,
+    rows of the channel, byte addresses in its memory):
+
+    ``p``, ``n``; ``softplus``, ``with_z``, ``bf16`` (the flags); ``K`` chunks per row, ``Pq``
+    row groups per head, ``rows = Pq * I``; the record's beats: ``z_base``, ``b_base``,
+    ``c_base`` (first beat of z, B, C), ``record_beats``; ``head_state_bytes``;
+    ``channel_heads`` (heads of this channel); ``state_addr``, ``record_addr``, ``y_addr``.
+    """
+    return data.StructLayout({
+        "p": 16, "n": 16, "softplus": 1, "with_z": 1, "bf16": 1,
+        "K": 16, "Pq": 16, "rows": 16, "z_base": 16, "b_base": 16, "c_base": 16,
+        "record_beats": 16, "head_state_bytes": 32, "channel_heads": 24,
+        "state_addr": addr_bits, "record_addr": addr_bits, "y_addr": addr_bits,
+    })
+
+
+def _ceil_shift(value, bits):
+    return (value + (1 << bits) - 1) >> bits
+
+
+class SsmJob(wiring.Component):
+    """The job of channel ``index``.
+
+    Latency: ``go`` pulses one cycle after ``start``; ``job`` holds the descriptor's step from
+    that cycle until the next ``start`` (its derived fields are combinational on the latched
+    descriptor).
+
+    Parameters
+    ----------
+    geometry : hybridgen.rtl.decode.geometry.DecodeGeometry
+    index : int
+        The channel (its heads are ``e % channels == index``).
+
+    Members
+    -------
+    start : In(1)        pulse: ``descriptor`` holds an accepted ``SSM_STEP`` descriptor
+    descriptor : In(descriptor_layout)
+    go : Out(1)          pulse: ``job`` is valid, the stages start
+    job : Out(ssm_job_layout)
+    """
+
+    def __init__(self, geometry, index):
+        self._g, self._index = geometry, index
+        a = geometry.addr_bits
+        super().__init__({"start": In(1), "descriptor": In(descriptor_layout(a)),
+                          "go": Out(1), "job": Out(ssm_job_layout(a))})
+
+    def elaborate(self, platform):
+        m = Module()
+        g, c = self._g, self._index
+        C, bus, I = g.channels, g.bus_bytes, g.interleave
+        lw, lv16, li = exact_log2(bus // 4), exact_log2(bus // 2), exact_log2(I)
+        a = g.addr_bits
+        d, job = self.descriptor, self.job
+        batch, heads = Signal(8), Signal(16)
+        p, n, flags = Signal(16), Signal(16), Signal(4)
+        state_addr, record_addr, y_addr = Signal(a), Signal(a), Signal(a)
+        m.d.sync += self.go.eq(self.start)
+        with m.If(self.start):
+            m.d.sync += [batch.eq(d.batch), heads.eq(d.heads), p.eq(d.headdim),
+                         n.eq(d.dstate), flags.eq(d.flags), state_addr.eq(d.state_addr),
+                         record_addr.eq(d.record_addr), y_addr.eq(d.y_addr)]
+        with_z, bf16 = flags[1], flags[2]
+        x_beats, bc_beats = Signal(16), Signal(16)
+        head_chunks, total_heads = Signal(32), Signal(24)
+        m.d.comb += [job.p.eq(p), job.n.eq(n), job.softplus.eq(flags[0]),
+                     job.with_z.eq(with_z), job.bf16.eq(bf16),
+                     job.state_addr.eq(state_addr), job.record_addr.eq(record_addr),
+                     job.y_addr.eq(y_addr),
+                     job.K.eq(_ceil_shift(n, lw)), job.Pq.eq(_ceil_shift(p, li)),
+                     job.rows.eq(job.Pq << li),
+                     x_beats.eq(_ceil_shift(job.rows, lv16)), bc_beats.eq(_ceil_shift(job.K, 1)),
+                     job.z_base.eq(1 + x_beats),
+                     job.b_base.eq(1 + x_beats + Mux(with_z, x_beats, 0)),
+                     job.c_base.eq(job.b_base + bc_beats),
+                     job.record_beats.eq(job.c_base + bc_beats),
+                     head_chunks.eq((job.Pq * job.K) << li),
+                     job.head_state_bytes.eq(Mux(bf16, head_chunks << (lw + 1),
+                                                 head_chunks << (lw + 2))),
+                     total_heads.eq(batch * heads),
+                     job.channel_heads.eq(Mux(total_heads > c,
+                                              (total_heads - c + C - 1) >> exact_log2(C), 0))]
+        return m
