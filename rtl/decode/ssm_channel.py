@@ -19,6 +19,10 @@ Layout: :mod:`hybridgen.rtl.decode.ssm_layout`; order of operations:
 * after the last head, flush chunks carry the last results out of the pipelines.
 
 The job is latched on ``start`` (:class:`SsmJob`); every stage starts on its ``go``.
+
+Every channel is the same module (the channel number is an input): :meth:`SsmChannel.place`
+converts it once through the design's module library and marks it a Verilator hierarchy
+block, so Verilator compiles it once however many channels place it.
 """
 
 from amaranth.hdl import Module
@@ -30,7 +34,7 @@ from hybridgen.rtl.mem.dma import COUNTER_BITS, ReadDma, WriteDma
 
 from .layouts import descriptor_layout
 from .sequencer import Phase
-from .ssm_job import SSM_FLAG_BF16, SSM_FLAG_SOFTPLUS, SSM_FLAG_Z, SsmJob
+from .ssm_job import SSM_FLAG_BF16, SSM_FLAG_SOFTPLUS, SSM_FLAG_Z, SsmJob, channel_bits
 from .ssm_lane import SsmLane
 from .ssm_records import SsmHeadUnit, SsmRecords
 from .ssm_requests import SsmReadRequests
@@ -41,10 +45,17 @@ __all__ = ["SsmChannel", "SSM_FLAG_SOFTPLUS", "SSM_FLAG_Z", "SSM_FLAG_BF16"]
 
 
 class SsmChannel(wiring.Component):
-    """Channel ``index`` of the decode step (module docstring).
+    """One channel of the decode step (module docstring).
+
+    Parameters
+    ----------
+    geometry : hybridgen.rtl.decode.geometry.DecodeGeometry
+    library : hybridgen.gen.hierarchy.ModuleLibrary, optional
+        Where the lane's multipliers and adders are converted once.
 
     Members
     -------
+    channel : In(channel_bits)   the channel number, constant (the heads it computes)
     start : In(1)        pulse: ``descriptor`` holds an accepted ``SSM_STEP`` descriptor
     descriptor : In(descriptor_layout)
     axi : Out(axi_signature)
@@ -55,11 +66,15 @@ class SsmChannel(wiring.Component):
     write_idle : Out(1)
     """
 
-    def __init__(self, geometry, index, library=None):
-        self._g, self._index, self._library = geometry, index, library
+    #: the key of the channel in the module library (one geometry per design)
+    LIBRARY_KEY = "ssm_channel"
+
+    def __init__(self, geometry, library=None):
+        self._g, self._library = geometry, library
         g = geometry
         super().__init__({
-            "start": In(1), "descriptor": In(descriptor_layout(g.addr_bits)),
+            "channel": In(channel_bits(g)), "start": In(1),
+            "descriptor": In(descriptor_layout(g.addr_bits)),
             "axi": Out(axi_signature(g.addr_bits, 8 * g.bus_bytes)),
             "clear": In(1),
             "read_bytes": Out(COUNTER_BITS), "write_bytes": Out(COUNTER_BITS),
@@ -67,11 +82,28 @@ class SsmChannel(wiring.Component):
             "done": Out(1), "write_idle": Out(1),
         })
 
+    @classmethod
+    def place(cls, m, name, geometry, index, library=None):
+        """Place channel ``index`` as submodule ``name`` of ``m`` and return it (the component,
+        or with a ``library`` the interface of its one converted module, a Verilator hierarchy
+        block); its ``channel`` is driven with ``index``."""
+        if library is None:
+            channel = m.submodules[name] = cls(geometry)
+        else:
+            def make():
+                return cls(geometry, library)
+            # converted on the first placement only (later ones find the key)
+            library.define(cls.LIBRARY_KEY, make,
+                           hierarchy_blocks=[f"{library.prefix}__{cls.LIBRARY_KEY}"])
+            channel = library.instantiate(m, name, cls.LIBRARY_KEY, make)
+        m.d.comb += channel.channel.eq(index)
+        return channel
+
     def elaborate(self, platform):
         m = Module()
         g = self._g
         bus, I, W = g.bus_bytes, g.interleave, g.bus_bytes // 4
-        m.submodules.latch = latch = SsmJob(g, self._index)
+        m.submodules.latch = latch = SsmJob(g)
         m.submodules.requests = requests = SsmReadRequests(g)
         m.submodules.reader = reader = ReadDma(
             addr_bits=g.addr_bits, bus_bytes=bus, chunk_bytes=(bus, bus, bus // 2),
@@ -80,7 +112,7 @@ class SsmChannel(wiring.Component):
         m.submodules.head = head = SsmHeadUnit(g)
         m.submodules.lane = lane = SsmLane(width=W, interleave=I, adder_latency=g.adder_latency,
                                             library=self._library)
-        m.submodules.yrows = yrows = SsmYRows(g, self._index, sum_latency=lane.sum_latency)
+        m.submodules.yrows = yrows = SsmYRows(g, sum_latency=lane.sum_latency)
         m.submodules.srows = srows = SsmStateRows(g, latency=lane.latency)
         flush = -(-(I + lane.latency + yrows.latency + 2) // I) * I
         m.submodules.stream = stream = SsmStateStream(g, flush_chunks=flush)
@@ -88,7 +120,8 @@ class SsmChannel(wiring.Component):
         m.submodules.writer = writer = WriteDma(addr_bits=g.addr_bits, bus_bytes=bus,
                                                 row_bytes=4 * I * W, outstanding=g.outstanding)
 
-        m.d.comb += [latch.start.eq(self.start), latch.descriptor.eq(self.descriptor),
+        m.d.comb += [latch.channel.eq(self.channel), latch.start.eq(self.start),
+                     latch.descriptor.eq(self.descriptor),
                      stream.start.eq(self.start)]
         for stage in (requests, records, head, stream, yrows, srows):
             m.d.comb += [stage.go.eq(latch.go), stage.job.eq(latch.job)]

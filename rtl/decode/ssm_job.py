@@ -11,12 +11,12 @@ that every stage of :class:`hybridgen.rtl.decode.ssm_channel.SsmChannel` reads.
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import exact_log2
+from amaranth.utils import ceil_log2, exact_log2
 
 from .layouts import descriptor_layout
 
 __all__ = ["SSM_FLAG_SOFTPLUS", "SSM_FLAG_Z", "SSM_FLAG_BF16", "SsmKind", "ssm_job_layout",
-           "SsmJob"]
+           "channel_bits", "SsmJob"]
 
 #: descriptor ``flags`` bits of the decode step
 SSM_FLAG_SOFTPLUS, SSM_FLAG_Z, SSM_FLAG_BF16 = 1, 2, 4
@@ -36,13 +36,15 @@ def ssm_job_layout(addr_bits):
     ``p``, ``n``; ``softplus``, ``with_z``, ``bf16`` (the flags); ``K`` chunks per row, ``Pq``
     row groups per head, ``rows = Pq * I``; the record's beats: ``z_base``, ``b_base``,
     ``c_base`` (first beat of z, B, C), ``record_beats``; ``head_state_bytes``;
-    ``channel_heads`` (heads of this channel); ``state_addr``, ``record_addr``, ``y_addr``.
+    ``channel_heads`` (heads of this channel); ``state_addr``, ``record_addr``, ``y_addr``;
+    ``y_start = y_addr + 2 * channel * p`` (the byte of y of the channel's first head).
     """
     return data.StructLayout({
         "p": 16, "n": 16, "softplus": 1, "with_z": 1, "bf16": 1,
         "K": 16, "Pq": 16, "rows": 16, "z_base": 16, "b_base": 16, "c_base": 16,
         "record_beats": 16, "head_state_bytes": 32, "channel_heads": 24,
         "state_addr": addr_bits, "record_addr": addr_bits, "y_addr": addr_bits,
+        "y_start": addr_bits,
     })
 
 
@@ -50,8 +52,13 @@ def _ceil_shift(value, bits):
     return (value + (1 << bits) - 1) >> bits
 
 
+def channel_bits(geometry):
+    """Width of a channel number (at least 1)."""
+    return max(1, ceil_log2(geometry.channels))
+
+
 class SsmJob(wiring.Component):
-    """The job of channel ``index``.
+    """The job of channel ``channel`` (an input, so that every channel is the same module).
 
     Latency: ``go`` pulses one cycle after ``start``; ``job`` holds the descriptor's step from
     that cycle until the next ``start`` (its derived fields are combinational on the latched
@@ -60,26 +67,27 @@ class SsmJob(wiring.Component):
     Parameters
     ----------
     geometry : hybridgen.rtl.decode.geometry.DecodeGeometry
-    index : int
-        The channel (its heads are ``e % channels == index``).
 
     Members
     -------
+    channel : In(channel_bits)   the channel number (its heads are ``e % channels == channel``);
+                         constant
     start : In(1)        pulse: ``descriptor`` holds an accepted ``SSM_STEP`` descriptor
     descriptor : In(descriptor_layout)
     go : Out(1)          pulse: ``job`` is valid, the stages start
     job : Out(ssm_job_layout)
     """
 
-    def __init__(self, geometry, index):
-        self._g, self._index = geometry, index
+    def __init__(self, geometry):
+        self._g = geometry
         a = geometry.addr_bits
-        super().__init__({"start": In(1), "descriptor": In(descriptor_layout(a)),
+        super().__init__({"channel": In(channel_bits(geometry)), "start": In(1),
+                          "descriptor": In(descriptor_layout(a)),
                           "go": Out(1), "job": Out(ssm_job_layout(a))})
 
     def elaborate(self, platform):
         m = Module()
-        g, c = self._g, self._index
+        g, c = self._g, self.channel
         C, bus, I = g.channels, g.bus_bytes, g.interleave
         lw, lv16, li = exact_log2(bus // 4), exact_log2(bus // 2), exact_log2(I)
         a = g.addr_bits
@@ -98,7 +106,7 @@ class SsmJob(wiring.Component):
         m.d.comb += [job.p.eq(p), job.n.eq(n), job.softplus.eq(flags[0]),
                      job.with_z.eq(with_z), job.bf16.eq(bf16),
                      job.state_addr.eq(state_addr), job.record_addr.eq(record_addr),
-                     job.y_addr.eq(y_addr),
+                     job.y_addr.eq(y_addr), job.y_start.eq(y_addr + 2 * c * p),
                      job.K.eq(_ceil_shift(n, lw)), job.Pq.eq(_ceil_shift(p, li)),
                      job.rows.eq(job.Pq << li),
                      x_beats.eq(_ceil_shift(job.rows, lv16)), bc_beats.eq(_ceil_shift(job.K, 1)),

@@ -45,11 +45,11 @@ class SsmYRows(wiring.Component):
     after that chunk, as :class:`~hybridgen.rtl.decode.ssm_lane.SsmLane` documents) the sum
     and the queue's head go through :class:`SsmFinish`; ``I`` consecutive y values make the
     row of group q, ``2 * min(I, p - q I)`` bytes at ``y_addr + 2 (e p + q I)`` (head ``e``,
-    the channel's heads in order from ``e = index``).
+    the channel's heads in order from ``job.y_start``).
 
     Parameters
     ----------
-    geometry : DecodeGeometry; index : int (the channel)
+    geometry : DecodeGeometry
     sum_latency : int
         The lane's :attr:`~SsmLane.sum_latency`.
 
@@ -63,8 +63,8 @@ class SsmYRows(wiring.Component):
     idle : Out(1)     no y value in the pipelines or the queues
     """
 
-    def __init__(self, geometry, index, *, sum_latency):
-        self._g, self._index, self._sum_latency = geometry, index, sum_latency
+    def __init__(self, geometry, *, sum_latency):
+        self._g, self._sum_latency = geometry, sum_latency
         self._finish = SsmFinish(adder_latency=geometry.adder_latency)
         a, I = geometry.addr_bits, geometry.interleave
         super().__init__({
@@ -80,7 +80,7 @@ class SsmYRows(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        g, c, job, en, chunk = self._g, self._index, self.job, self.en, self.i
+        g, job, en, chunk = self._g, self.job, self.en, self.i
         I, C, li = g.interleave, g.channels, exact_log2(g.interleave)
         m.submodules.finish = finish = self._finish
         # pending rows: (dx, sz) pushed at a row's last chunk, popped at its sum
@@ -113,8 +113,8 @@ class SsmYRows(wiring.Component):
         m.d.comb += [row.addr.eq(y_row_start), row.nbytes.eq(Mux(y_cols < I, y_cols, I) << 1),
                      row.data.eq(y_full)]
         with m.If(self.go):
-            m.d.sync += [y_j.eq(0), y_q.eq(0), y_row_start.eq(job.y_addr + 2 * c * job.p),
-                         y_head_start.eq(job.y_addr + 2 * c * job.p)]
+            m.d.sync += [y_j.eq(0), y_q.eq(0), y_row_start.eq(job.y_start),
+                         y_head_start.eq(job.y_start)]
         with m.If(en & y_valid):
             m.d.sync += [y_held[y_j].eq(finish.o), y_j.eq(y_j + 1)]
             with m.If(y_j == I - 1):

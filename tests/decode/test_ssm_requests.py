@@ -53,11 +53,12 @@ def test_job_figures(preset, rng):
     config = resolve(preset)[1]
     g = config.geometry
     for index in range(g.channels):
-        dut = SsmJob(g, index)
+        dut = SsmJob(g)
         shapes = _shapes(rng, config, 6)
         got = []
 
         async def bench(ctx):
+            ctx.set(dut.channel, index)
             for shape in shapes:
                 _descriptor(ctx, dut.descriptor, shape)
                 ctx.set(dut.start, 1)
@@ -66,7 +67,8 @@ def test_job_figures(preset, rng):
                 assert ctx.get(dut.go) == 1
                 got.append({name: ctx.get(getattr(dut.job, name)) for name in
                             ("K", "Pq", "rows", "record_beats", "head_state_bytes",
-                             "channel_heads", "z_base", "b_base", "c_base", "bf16", "with_z")})
+                             "channel_heads", "z_base", "b_base", "c_base", "bf16", "with_z",
+                             "y_start")})
                 await ctx.tick()
                 assert ctx.get(dut.go) == 0
 
@@ -81,7 +83,8 @@ def test_job_figures(preset, rng):
                     "channel_heads": len(lay.channel_heads(index)), "z_base": 1 + lay.x_beats,
                     "b_base": 1 + lay.x_beats + lay.z_beats,
                     "c_base": 1 + lay.x_beats + lay.z_beats + lay.bc_beats,
-                    "bf16": int(shape[5] == "bf16"), "with_z": int(shape[6])}
+                    "bf16": int(shape[5] == "bf16"), "with_z": int(shape[6]),
+                    "y_start": lay.y_address(index, 0, Y_ADDR)}
             assert fig == want, f"channel {index}, shape {shape}"
 
 
@@ -106,9 +109,9 @@ def test_read_request_order(index, rng):
     shapes = [(1, 5, 9, 7, 1, "fp32", True), (2, 3, 4, 13, 3, "bf16", False),
               (1, 1, 2, 3, 1, "fp32", False)]
     m = Module()
-    m.submodules.job = job = SsmJob(g, index)
+    m.submodules.job = job = SsmJob(g)
     m.submodules.dut = dut = SsmReadRequests(g)
-    m.d.comb += [dut.go.eq(job.go), dut.job.eq(job.job)]
+    m.d.comb += [job.channel.eq(index), dut.go.eq(job.go), dut.job.eq(job.job)]
     results = []
 
     async def bench(ctx):
