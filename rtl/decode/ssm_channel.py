@@ -21,8 +21,8 @@ Layout: :mod:`hybridgen.rtl.decode.ssm_layout`; order of operations:
 The job is latched on ``start`` (:class:`SsmJob`); every stage starts on its ``go``.
 
 Every channel is the same module (the channel number is an input): :meth:`SsmChannel.place`
-converts it once through the design's module library and marks it a Verilator hierarchy
-block, so Verilator compiles it once however many channels place it.
+converts it once through the design's module library as a Verilator hierarchy block, so
+Verilator also compiles it once however many channels place it.
 """
 
 from amaranth.hdl import Module
@@ -90,12 +90,8 @@ class SsmChannel(wiring.Component):
         if library is None:
             channel = m.submodules[name] = cls(geometry)
         else:
-            def make():
-                return cls(geometry, library)
-            # converted on the first placement only (later ones find the key)
-            library.define(cls.LIBRARY_KEY, make,
-                           hierarchy_blocks=[f"{library.prefix}__{cls.LIBRARY_KEY}"])
-            channel = library.instantiate(m, name, cls.LIBRARY_KEY, make)
+            channel = library.instantiate(m, name, cls.LIBRARY_KEY,
+                                          lambda: cls(geometry, library), hierarchy_block=True)
         m.d.comb += channel.channel.eq(index)
         return channel
 

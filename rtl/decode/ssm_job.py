@@ -101,23 +101,25 @@ class SsmJob(wiring.Component):
                          n.eq(d.dstate), flags.eq(d.flags), state_addr.eq(d.state_addr),
                          record_addr.eq(d.record_addr), y_addr.eq(d.y_addr)]
         with_z, bf16 = flags[1], flags[2]
-        x_beats, bc_beats = Signal(16), Signal(16)
+        # derived from the latched fields only (a field computed from another field of
+        # ``job`` would be a combinational loop through one signal for Verilator)
+        K, Pq, rows = Signal(16), Signal(16), Signal(16)
+        x_beats, bc_beats, b_base = Signal(16), Signal(16), Signal(16)
         head_chunks, total_heads = Signal(32), Signal(24)
+        m.d.comb += [K.eq(_ceil_shift(n, lw)), Pq.eq(_ceil_shift(p, li)), rows.eq(Pq << li),
+                     x_beats.eq(_ceil_shift(rows, lv16)), bc_beats.eq(_ceil_shift(K, 1)),
+                     b_base.eq(1 + x_beats + Mux(with_z, x_beats, 0)),
+                     head_chunks.eq((Pq * K) << li), total_heads.eq(batch * heads)]
         m.d.comb += [job.p.eq(p), job.n.eq(n), job.softplus.eq(flags[0]),
                      job.with_z.eq(with_z), job.bf16.eq(bf16),
                      job.state_addr.eq(state_addr), job.record_addr.eq(record_addr),
                      job.y_addr.eq(y_addr), job.y_start.eq(y_addr + 2 * c * p),
-                     job.K.eq(_ceil_shift(n, lw)), job.Pq.eq(_ceil_shift(p, li)),
-                     job.rows.eq(job.Pq << li),
-                     x_beats.eq(_ceil_shift(job.rows, lv16)), bc_beats.eq(_ceil_shift(job.K, 1)),
-                     job.z_base.eq(1 + x_beats),
-                     job.b_base.eq(1 + x_beats + Mux(with_z, x_beats, 0)),
-                     job.c_base.eq(job.b_base + bc_beats),
-                     job.record_beats.eq(job.c_base + bc_beats),
-                     head_chunks.eq((job.Pq * job.K) << li),
+                     job.K.eq(K), job.Pq.eq(Pq), job.rows.eq(rows),
+                     job.z_base.eq(1 + x_beats), job.b_base.eq(b_base),
+                     job.c_base.eq(b_base + bc_beats),
+                     job.record_beats.eq(b_base + 2 * bc_beats),
                      job.head_state_bytes.eq(Mux(bf16, head_chunks << (lw + 1),
                                                  head_chunks << (lw + 2))),
-                     total_heads.eq(batch * heads),
                      job.channel_heads.eq(Mux(total_heads > c,
                                               (total_heads - c + C - 1) >> exact_log2(C), 0))]
         return m

@@ -23,7 +23,7 @@ REST = "control"  # the group with no substrings: the top's own logic and what n
 #: state streamer, y and state row builders and write merge. A module outside this list that
 #: falls to the rest is a module no group claims (a new unit that needs a group).
 CONTROL_LEAVES = re.compile(r"(intake|control|counters|channel\d+|sequencer"
-                            r"|\w+__ssm_channel|latch|head|stream|yrows|srows|merge)")
+                            r"|\w+_ssm_channel|latch|head|stream|yrows|srows|merge)")
 
 #: Modules of decode-tiny per group (2 channels: each has a reader, writer, requests, results,
 #: sequencer; the lane leaf, its dot and round, and its multiplier and adder leaves are
