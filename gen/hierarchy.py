@@ -68,7 +68,8 @@ class ModuleLibrary:
     def prefix(self):
         return self._prefix
 
-    def instantiate(self, m, instance_name, key, make, *, no_inline=False):
+    def instantiate(self, m, instance_name, key, make, *, no_inline=False,
+                    hierarchy_block=False):
         """Place an instance of the leaf identified by ``key`` into module ``m``.
 
         Parameters
@@ -87,6 +88,12 @@ class ModuleLibrary:
             a C++ class instead of flattening every instance into the parent (large leaves
             placed many times: a 16-lane vector unit inlined became a 380 MB C++ model).
             Applies from the first placement of ``key``.
+        hierarchy_block : bool
+            Make the leaf a Verilator hierarchy block (:meth:`hierarchy_blocks`): verilated
+            and compiled once, its instances call that model (``no_inline`` still emits code
+            per instance). Its module is then named ``<prefix>__<key>`` with every run of
+            ``_`` collapsed to one: Verilator 5.048 inlines a hierarchy block whose name has
+            ``__`` (docs/systolic.md, "Build"). Applies from the first placement of ``key``.
 
         Returns
         -------
@@ -98,6 +105,9 @@ class ModuleLibrary:
             if not re.fullmatch(r"[A-Za-z0-9_]+", key):
                 raise ValueError(f"Leaf key must be an identifier, not {key!r}")
             name = f"{self._prefix}__{key}"
+            if hierarchy_block:
+                name = re.sub("_+", "_", name)
+                self._hierarchy_blocks.append(name)
             component = make()
             text = convert(component, name)
             if no_inline:

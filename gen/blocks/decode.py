@@ -47,7 +47,7 @@ class DecodeConfig(Config):
                                             ".st_round"],
                    "dequantizers": ["dequantizer"],
                    "dma and channels": [".reader", ".writer", ".requests"],
-                   "buffers": [".xbuffer", ".results", ".sq", ".yq", ".pending"],
+                   "buffers": [".xbuffer", ".results", ".records", ".sq", ".yq", ".pending"],
                    "control": []}
     derived = ("values_per_beat", "interleave", "max_k", "x_depth", "dot_latency",
                "flush_beats", "peak_macs_per_cycle", "peak_bytes_per_cycle",

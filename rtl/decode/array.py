@@ -73,8 +73,7 @@ class DecodeArray(wiring.Component):
             m.submodules[f"channel{c}"] = channel
             # the decode step's channel shares the port; the job's op selects (valid and
             # ready towards the idle one are held low)
-            step = SsmChannel(g, c, self._library)
-            m.submodules[f"ssm{c}"] = step
+            step = SsmChannel.place(m, f"ssm{c}", g, c, self._library)
             port = self.m_axi[c]
             for name, member in port.signature.members.items():
                 mine, theirs = getattr(channel.axi, name), getattr(step.axi, name)

@@ -1,6 +1,9 @@
 """cocotb regressions of the decode array's Mamba-2 decode step (``ssm-step``) on
 ``decode-tiny`` (2 channels x 128 bits: chunks of 4 fp32 values, ring of 4 rows), both
-simulators: every shape class and bad descriptors, random stalls on every AXI channel."""
+simulators: every shape class and bad descriptors, random stalls on every AXI channel; and
+the Verilator build of the channels as one hierarchy block."""
+
+import re
 
 import pytest
 
@@ -8,7 +11,28 @@ from hybridgen.gen.elaborate import generate
 from hybridgen.verif import runner
 
 
+@pytest.fixture(scope="module")
+def tiny():
+    return generate("decode-tiny")
+
+
 @pytest.mark.parametrize("testcase", ["shapes", "errors"])
-def test_ssm_tiny(testcase, sim):
-    runner.run(runner.build(generate("decode-tiny"), sim), "hybridgen.verif.decode.tb_ssm",
+def test_ssm_tiny(testcase, sim, tiny):
+    runner.run(runner.build(tiny, sim), "hybridgen.verif.decode.tb_ssm",
                testcase=testcase, name=f"ssm-tiny-{testcase}")
+
+
+@pytest.mark.sims("verilator")
+def test_ssm_channels_are_one_hierarchy_block(sim, tiny):
+    """Both channels place one module (the channel number is an input), which Verilator
+    builds once as a hierarchy block: the top model calls it and holds none of its logic."""
+    block = f"{tiny.top}_ssm_channel"
+    assert tiny.sidecar["hierarchy_blocks"] == [block] and "__" not in block
+    build = runner.build(tiny, sim)
+    assert list(build.directory.glob(f"V{block}/"))
+    top_model = "".join(path.read_text() for path in build.directory.glob("Vtop___024root*.h"))
+    # the top keeps the block's port variables (ssm0__DOT__axi...), none of its submodules
+    inlined = re.findall(r"ssm\d__DOT__(?:latch|requests|reader|records|head|lane|stream|yrows"
+                         r"|srows|merge|writer)__", top_model)
+    assert "ssm0__DOT__axi" in top_model and not inlined, inlined[:3]
+    assert "protectlib" in (build.directory / "Vtop__Dpi.h").read_text()
