@@ -43,6 +43,7 @@ class DecodeConfig(Config):
     #: the rest: the top's own logic, the descriptor intake, GemvControl, the counter bank and,
     #: per channel, its own logic (job split, DMA output steering) and beat sequencer.
     area_groups = {"vector units (lanes)": ["gemv_lane", "bf16_mul", "fp32_add", "__fp32_mul",
+                                            "bf16_dot",
                                             ".lane", ".scalars", ".rowvals", ".finish",
                                             ".st_round"],
                    "dequantizers": ["dequantizer"],
@@ -203,6 +204,26 @@ class DecodeConfig(Config):
                 "y": "y[b, h, i] at y_addr + 2 * ((b * heads + h) * p + i) in the memory of "
                      "the head's channel",
             },
+            **({"attention": self._attention_layout()} if self.attn_heads else {}),
+        }
+
+    def _attention_layout(self):
+        """Where the tensors of decode attention live (rtl/decode/attn_layout.py)."""
+        g = self.geometry
+        return {
+            "tile": "32 positions x 32 dims of one (batch, kv head), the bytes of "
+                    "golden/kvquant.py pack_kv_cache (bfp8 1088, bfp4 576, bf16 2048 bytes)",
+            "heads_per_kv_head": g.attn_heads, "max_d": g.attn_max_d,
+            "kv_formats": list(g.kv_formats),
+            "k": "position tile t of (b, kv head h) lives in channel t % channels as its slot "
+                 "i = t // channels: TC = ceil(ceil(sk / 32) / channels) slots of d / 32 tiles "
+                 "per (b, h); dim tile j of slot i of job e = b * hkv + h at k_addr + "
+                 "((e * TC + i) * d / 32 + j) * tile_bytes",
+            "v": "as k, from v_addr",
+            "cache_lens": "uint32 [b] at lens_addr of every channel (a copy in each); a length "
+                          "above sk is taken as sk",
+            "q": "[b, hq, d] bf16 row-major at q_addr of every channel (a copy in each)",
+            "o": "[b, hq, d] bf16 row-major at o_addr of channel 0",
         }
 
     def register_maps(self):

@@ -207,10 +207,12 @@ class PvLanes(wiring.Component):
         out_h = Signal(range(max(H, 2)))
         with m.If(end):
             m.d.sync += done.eq(1)
-        m.d.comb += [self.o.valid.eq(done), self.o.payload.head.eq(out_h)]
+        # the head inside each case (see rtl/decode/scores.py)
+        m.d.comb += self.o.valid.eq(done)
         with m.Switch(out_h):
             for hh in range(H):
                 with m.Case(hh):
+                    m.d.comb += self.o.payload.head.eq(hh)
                     for ee in range(POSITIONS * D):
                         m.d.comb += self.o.payload.o[ee].eq(O[hh][ee])
         with m.If(self.o.valid & self.o.ready):

@@ -214,10 +214,13 @@ class ScoreLanes(wiring.Component):
         out_h = Signal(range(max(H, 2)))
         with m.If(sum(group_done) if len(group_done) > 1 else group_done[0]):
             m.d.sync += full.eq(1)
-        m.d.comb += [self.o.valid.eq(full), self.o.payload.head.eq(out_h)]
+        # the head inside each case: a lone partial assignment `o.head = out_h` becomes an
+        # `always @*` that Icarus never runs at time 0, so the head stayed X
+        m.d.comb += self.o.valid.eq(full)
         with m.Switch(out_h):
             for hh in range(H):
                 with m.Case(hh):
+                    m.d.comb += self.o.payload.head.eq(hh)
                     for p in range(POSITIONS):
                         m.d.comb += self.o.payload.s[p].eq(sbuf[hh][p])
         with m.If(self.o.valid & self.o.ready):

@@ -92,3 +92,13 @@ def test_attention_config_errors(preset, assignment, message):
     with pytest.raises(ConfigError) as info:
         config.override([assignment])
     assert str(info.value) == message
+
+
+def test_attention_layout_entry():
+    _, config = resolve("decode-attn-tiny")
+    layout = config.w_layout["attention"]
+    assert (layout["heads_per_kv_head"], layout["max_d"]) == (2, 128)
+    assert layout["kv_formats"] == ["bfp8", "bfp4", "bf16"]
+    assert {"k", "v", "q", "o", "cache_lens", "tile"} <= set(layout)
+    _, tiny = resolve("decode-tiny")
+    assert "attention" not in tiny.w_layout
