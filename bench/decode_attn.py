@@ -19,7 +19,6 @@ utilization = bytes / (peak x cycles)``; ``kv_bytes`` (the K and V tiles), ``kv_
 sum(len) d`` (QK and PV), ``compute_utilization``, ``roofline_cap``.
 """
 
-import numpy as np
 
 from hybridgen.gen.errors import ConfigError, UserError
 

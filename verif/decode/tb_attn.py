@@ -92,32 +92,6 @@ async def _progress(dut, bench, every=1000):
         dut._log.info("cycle %d: %d done, read %s written %s", bench.harness.cycle,
                       len(bench.done.beats), [s["bytes_read"] for s in stats],
                       [s["bytes_written"] for s in stats])
-        if os.environ.get("ATTN_DUMP") and bench.harness.cycle >= int(os.environ["ATTN_DUMP"]):
-            from cocotb.triggers import ReadOnly
-            await ReadOnly()
-            _dump(dut)
-            return
-
-
-def _dump(dut):
-    """Debugging aid: every valid/ready/busy/full-like 1-bit signal of the units."""
-    for c in range(2):
-        for path in ("", ".qbuf", ".unit", ".unit.scores", ".unit.pv", ".unit.softmax0",
-                     ".unit.softmax1", ".requests"):
-            handle = getattr(dut, f"attn{c}")
-            for part in path.split(".")[1:]:
-                handle = getattr(handle, part)
-            found = []
-            for sub in handle:
-                name = sub._name
-                if any(k in name for k in ("valid", "ready", "busy", "full", "claimed", "held",
-                                            "draining", "have", "done", "fsm_state", "pending", "head",
-                                            "count", "out_h", "w_h", "beat_n", "wb", "rb")):
-                    try:
-                        found.append(f"{name}={sub.value}")
-                    except Exception:
-                        pass
-            dut._log.info("attn%d%s: %s", c, path, " ".join(found))
 
 
 @cocotb.test()
