@@ -40,7 +40,7 @@ class DecodeAttnKernel(MemoryBoundKernel):
     def add_arguments(self, parser):
         parser.add_argument("--batch", type=int, default=1, help="batch b (default 1)")
         parser.add_argument("--sk", type=int, default=256, help="cache positions (default 256)")
-        parser.add_argument("--hq", type=int, default=4, help="q heads (default 4)")
+        parser.add_argument("--hq", type=int, default=2, help="q heads (default 2)")
         parser.add_argument("--hkv", type=int, default=1, help="kv heads (default 1)")
         parser.add_argument("--d", type=int, default=64, help="head dimension (default 64)")
         parser.add_argument("--kv-format", dest="kv_format", default="bfp8", choices=FORMATS,
