@@ -43,7 +43,6 @@ class DecodeConfig(Config):
     #: the rest: the top's own logic, the descriptor intake, GemvControl, the counter bank and,
     #: per channel, its own logic (job split, DMA output steering) and beat sequencer.
     area_groups = {"vector units (lanes)": ["gemv_lane", "bf16_mul", "fp32_add", "__fp32_mul",
-                                            "bf16_dot",
                                             ".lane", ".scalars", ".rowvals", ".finish",
                                             ".st_round"],
                    "dequantizers": ["dequantizer"],
