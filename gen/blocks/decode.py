@@ -75,6 +75,11 @@ class DecodeConfig(Config):
     ssm_headdim: int = param(256, doc="decode step: largest head dimension p (a record "
                              "slot's rows)", min=1, max=4096)
     ssm_dstate: int = param(256, doc="decode step: largest state size n", min=1, max=4096)
+    attn_heads: int = param(0, doc="decode attention: q heads per kv head a unit holds (0: "
+                            "no decode-attention hardware; needs dot 32 and units = channels)",
+                            min=0, max=16)
+    attn_lanes: int = param(128, doc="decode attention: bf16 values per cycle of each "
+                            "dequantizer", choices=(32, 64, 128))
 
     def check(self):
         if self.dot * 16 != self.bus_bits:
@@ -90,6 +95,20 @@ class DecodeConfig(Config):
                 or len(set(formats)) != len(formats):
             raise ConfigError("kv_formats", f"must be distinct names from "
                                             f"{', '.join(KV_FORMATS)}, not {self.kv_formats!r}")
+        if self.attn_heads:
+            if self.dot != 32:
+                raise ConfigError("attn_heads", f"needs dot = 32 (a lane's dot product is one "
+                                                f"32-value tile row), not dot {self.dot}")
+            if self.units != self.channels:
+                raise ConfigError("attn_heads", f"needs units = channels (unit u reads channel "
+                                                f"u), not {self.units} and {self.channels}")
+            if self.q_kib * 1024 < 64 * self.units * self.attn_heads:
+                raise ConfigError("q_kib", f"must hold d = 32 for {self.attn_heads} heads per "
+                                           f"unit (>= {64 * self.units * self.attn_heads} "
+                                           f"bytes), not {self.q_kib} KiB")
+            if not any(f in ("bfp8", "bfp4") for f in formats):
+                raise ConfigError("kv_formats", f"must hold bfp8 or bfp4 for decode attention, "
+                                                f"not {self.kv_formats!r}")
         if self.x_kib * 1024 < self.max_batch * self.bus_bits // 8:
             raise ConfigError("x_kib", f"must hold one beat per batch element "
                                        f"(>= {self.max_batch * self.bus_bits // 8} bytes), "
@@ -103,7 +122,10 @@ class DecodeConfig(Config):
                               addr_bits=self.addr_bits, outstanding=self.outstanding,
                               max_batch=self.max_batch, x_kib=self.x_kib,
                               adder_latency=self.adder_latency,
-                              ssm_headdim=self.ssm_headdim, ssm_dstate=self.ssm_dstate)
+                              ssm_headdim=self.ssm_headdim, ssm_dstate=self.ssm_dstate,
+                              attn_heads=self.attn_heads, q_kib=self.q_kib,
+                              kv_formats=tuple(f.strip() for f in self.kv_formats.split(",")),
+                              attn_lanes=self.attn_lanes)
 
     @property
     def geometry_params(self):
@@ -181,6 +203,26 @@ class DecodeConfig(Config):
                 "y": "y[b, h, i] at y_addr + 2 * ((b * heads + h) * p + i) in the memory of "
                      "the head's channel",
             },
+            **({"attention": self._attention_layout()} if self.attn_heads else {}),
+        }
+
+    def _attention_layout(self):
+        """Where the tensors of decode attention live (rtl/decode/attn_layout.py)."""
+        g = self.geometry
+        return {
+            "tile": "32 positions x 32 dims of one (batch, kv head), the bytes of "
+                    "golden/kvquant.py pack_kv_cache (bfp8 1088, bfp4 576, bf16 2048 bytes)",
+            "heads_per_kv_head": g.attn_heads, "max_d": g.attn_max_d,
+            "kv_formats": list(g.kv_formats),
+            "k": "position tile t of (b, kv head h) lives in channel t % channels as its slot "
+                 "i = t // channels: TC = ceil(ceil(sk / 32) / channels) slots of d / 32 tiles "
+                 "per (b, h); dim tile j of slot i of job e = b * hkv + h at k_addr + "
+                 "((e * TC + i) * d / 32 + j) * tile_bytes",
+            "v": "as k, from v_addr",
+            "cache_lens": "uint32 [b] at lens_addr of every channel (a copy in each); a length "
+                          "above sk is taken as sk",
+            "q": "[b, hq, d] bf16 row-major at q_addr of every channel (a copy in each)",
+            "o": "[b, hq, d] bf16 row-major at o_addr of channel 0",
         }
 
     def register_maps(self):

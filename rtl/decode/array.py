@@ -9,6 +9,8 @@ from hybridgen.rtl.ctrl.counters import CounterBank
 from hybridgen.rtl.ctrl.descriptor import DescriptorIntake
 from hybridgen.rtl.mem.axi import axi_signature
 
+from .attn_channel import AttnChannel
+from .attn_output import AttnOutput
 from .channel import GemvChannel
 from .control import GemvControl
 from .layouts import COUNTED, COUNTER_BITS, Error, completion_layout, counters_layout, \
@@ -49,6 +51,39 @@ class DecodeArray(wiring.Component):
         """Enabled cycles from a beat of W to its dot product at a lane's accumulator."""
         return self.geometry.dot_latency
 
+    @staticmethod
+    def _pick(kinds, default, name):
+        """``name`` of the channel whose op is selected (``kinds``: (select, channel)), else
+        of the GEMV channel ``default``."""
+        value = getattr(default, name)
+        for select, channel in kinds:
+            value = Mux(select, getattr(channel, name), value)
+        return value
+
+    @staticmethod
+    def _all(kinds, default, name):
+        value = getattr(default, name)
+        for _, channel in kinds:
+            value = value & getattr(channel, name)
+        return value
+
+    @staticmethod
+    def _share_port(m, port, default, kinds):
+        """Port ``port`` driven by the channel of the selected op (``kinds``), else by the GEMV
+        channel ``default``; valid and ready towards the idle ones are held low."""
+        for name, member in port.signature.members.items():
+            value = getattr(port, name)
+            if member.flow == Out:
+                m.d.comb += value.eq(DecodeArray._pick(
+                    [(sel, ch.axi) for sel, ch in kinds], default.axi, name))
+                continue
+            handshake = name.endswith(("valid", "ready"))
+            none = 0
+            for select, channel in kinds:
+                m.d.comb += getattr(channel.axi, name).eq(value & select if handshake else value)
+                none = none | select
+            m.d.comb += getattr(default.axi, name).eq(value & ~none if handshake else value)
+
     def elaborate(self, platform):
         m = Module()
         g = self.geometry
@@ -67,41 +102,49 @@ class DecodeArray(wiring.Component):
                      xbuffer.start.eq(control.job_start), xbuffer.job.eq(control.job)]
         for name in COUNTED:
             m.d.comb += getattr(intake.status, name).eq(getattr(counters.count, name))
-        ssm = control.op_ssm
+        ssm, attn = control.op_ssm, control.op_attn
+        if g.attn_heads:
+            m.submodules.attn_output = output = AttnOutput(g)
+            m.d.comb += [output.start.eq(control.job_start & attn),
+                         output.descriptor.eq(intake.descriptor)]
         for c in range(g.channels):
             channel = GemvChannel(g, c, self._library)
             m.submodules[f"channel{c}"] = channel
             # the decode step's channel shares the port; the job's op selects (valid and
             # ready towards the idle one are held low)
             step = SsmChannel.place(m, f"ssm{c}", g, c, self._library)
-            port = self.m_axi[c]
-            for name, member in port.signature.members.items():
-                mine, theirs = getattr(channel.axi, name), getattr(step.axi, name)
-                if member.flow == Out:
-                    m.d.comb += getattr(port, name).eq(Mux(ssm, theirs, mine))
-                else:
-                    handshake = name.endswith(("valid", "ready"))
-                    value = getattr(port, name)
-                    m.d.comb += [mine.eq(value & ~ssm if handshake else value),
-                                 theirs.eq(value & ssm if handshake else value)]
+            kinds = [(ssm, step)]
+            if g.attn_heads:
+                # decode attention's channel: the third user of the port
+                unit = AttnChannel(g, c, self._library)
+                m.submodules[f"attn{c}"] = unit
+                kinds.append((attn, unit))
+                m.d.comb += [unit.start.eq(control.job_start & attn),
+                             unit.descriptor.eq(intake.descriptor), unit.clear.eq(intake.taken)]
+                wiring.connect(m, unit=unit.partial, output=output.partial[c])
+                wiring.connect(m, unit=unit.token, output=output.token[c])
+                if c == 0:
+                    wiring.connect(m, output=output.orow, unit=unit.orow)
+            self._share_port(m, self.m_axi[c], channel, kinds)
             m.d.comb += [step.start.eq(control.job_start & ssm),
                          step.descriptor.eq(intake.descriptor), step.clear.eq(intake.taken)]
             if c == 0:
                 wiring.connect(m, channel0=channel.xin, xbuffer=xbuffer.i)
             m.d.comb += [
-                channel.start.eq(control.job_start & ~ssm), channel.job.eq(control.job),
+                channel.start.eq(control.job_start & ~ssm & ~attn), channel.job.eq(control.job),
                 channel.x_ready.eq(xbuffer.ready), channel.clear.eq(intake.taken),
                 xbuffer.addr[c].eq(channel.x_addr), xbuffer.en[c].eq(channel.x_en),
                 channel.x_data.eq(xbuffer.data[c]),
-                control.phase[c].eq(Mux(ssm, step.phase, channel.phase)),
-                control.mem_wait[c].eq(Mux(ssm, step.mem_wait, channel.mem_wait)),
-                control.blocked[c].eq(Mux(ssm, step.blocked, channel.blocked)),
-                control.done[c].eq(Mux(ssm, step.done, channel.done)),
-                control.write_idle[c].eq(step.write_idle & channel.write_idle),
+                control.phase[c].eq(self._pick(kinds, channel, "phase")),
+                control.mem_wait[c].eq(self._pick(kinds, channel, "mem_wait")),
+                control.blocked[c].eq(self._pick(kinds, channel, "blocked")),
+                control.done[c].eq(Mux(attn, output.done, Mux(ssm, step.done, channel.done))
+                                   if g.attn_heads else Mux(ssm, step.done, channel.done)),
+                control.write_idle[c].eq(self._all(kinds, channel, "write_idle")),
                 getattr(intake.status, f"read_bytes{c}").eq(
-                    Mux(ssm, step.read_bytes, channel.read_bytes)),
+                    self._pick(kinds, channel, "read_bytes")),
                 getattr(intake.status, f"write_bytes{c}").eq(
-                    Mux(ssm, step.write_bytes, channel.write_bytes)),
+                    self._pick(kinds, channel, "write_bytes")),
             ]
             if c != 0:
                 m.d.comb += channel.xin.ready.eq(0)

@@ -56,7 +56,8 @@ class AttnUnit(wiring.Component):
         controller's).
     """
 
-    def __init__(self, geometry, *, width, heads, max_dim_tiles, params=None):
+    def __init__(self, geometry, *, width, heads, max_dim_tiles, params=None, library=None):
+        self._library = library
         self._geometry, self._width, self._heads = geometry, width, heads
         self._max_dim_tiles = max_dim_tiles
         self._params = numerics.SfuParams.of(params)
@@ -74,14 +75,14 @@ class AttnUnit(wiring.Component):
         m = Module()
         H, D = self._heads, self._max_dim_tiles
         m.submodules.scores = sc = ScoreLanes(self._geometry, width=self._width, heads=H,
-                                              max_dim_tiles=D)
+                                              max_dim_tiles=D, library=self._library)
         # one softmax step per q head of the group: each takes one beat per position tile,
         # so the steps' ~100 cycles per beat stay below the tile group's bus time
         steps = [SoftmaxStep(heads=1, params=self._params) for _ in range(H)]
         for h, step in enumerate(steps):
             m.submodules[f"softmax{h}"] = step
         m.submodules.pv = pv = PvLanes(self._geometry, width=self._width, heads=H,
-                                       max_dim_tiles=D)
+                                       max_dim_tiles=D, library=self._library)
         wiring.connect(m, wiring.flipped(self.k), sc.i)
         wiring.connect(m, wiring.flipped(self.v), pv.i)
         m.d.comb += [sc.q.eq(self.q), sc.dim_tiles.eq(self.dim_tiles),

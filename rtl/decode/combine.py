@@ -28,6 +28,8 @@ from hybridgen.rtl.arith.fp32 import Fp32Add
 from hybridgen.rtl.arith.fp32_mul import Fp32Mul
 from hybridgen.rtl.arith.reciprocal import Fp32Reciprocal
 
+from .select import write_one
+
 __all__ = ["PartialCombine", "partial_layout", "row_layout"]
 
 NEG_INF = 0xFF80_0000
@@ -138,13 +140,7 @@ class PartialCombine(wiring.Component):
                              add.a.eq(mul1.o), add.b.eq(mul2.o)]
                 w = Signal(range(n + 16))
                 m.d.comb += w.eq(t - (t0 + 6))
-                with m.If(t >= t0 + 6):
-                    with m.Switch(w):
-                        for e in range(n):
-                            with m.Case(e):
-                                m.d.sync += acc_o[e].eq(add.o)
-                        with m.Case(n):
-                            m.d.sync += acc_l.eq(add.o)
+                write_one(m, acc_o + [acc_l], w, add.o, t >= t0 + 6)
                 with m.If(t == fold_end):
                     m.d.sync += [acc_m.eq(mm), t.eq(0)]
                     with m.If(part.last):
@@ -166,11 +162,8 @@ class PartialCombine(wiring.Component):
                 m.d.comb += [mul1.a.eq(x), mul1.b.eq(r), rnd.a.eq(mul1.o)]
                 e_out = Signal(range(n + 8))
                 m.d.comb += e_out.eq(t - (t1 + 4))
-                with m.If(t >= t1 + 4):
-                    with m.Switch(e_out):
-                        for e in range(n):
-                            with m.Case(e):
-                                m.d.sync += row.o[e].eq(Mux(have, rnd.o, 0))
+                write_one(m, [row.o[e] for e in range(n)], e_out, Mux(have, rnd.o, 0),
+                          t >= t1 + 4)
                 with m.If(t == norm_end):
                     m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(row), t.eq(0),
                                  have.eq(0), acc_m.eq(NEG_INF), acc_l.eq(0)]

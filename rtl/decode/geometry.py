@@ -51,7 +51,8 @@ class DecodeGeometry:
     """
 
     def __init__(self, *, units, width, dot, channels, bus_bytes, addr_bits, outstanding,
-                 max_batch, x_kib, adder_latency=3, ssm_headdim=256, ssm_dstate=256):
+                 max_batch, x_kib, adder_latency=3, ssm_headdim=256, ssm_dstate=256,
+                 attn_heads=0, q_kib=1, kv_formats=("bfp8", "bfp4", "bf16"), attn_lanes=128):
         for name, value in (("units", units), ("width", width), ("dot", dot),
                             ("channels", channels), ("bus_bytes", bus_bytes),
                             ("addr_bits", addr_bits), ("outstanding", outstanding),
@@ -95,6 +96,47 @@ class DecodeGeometry:
         self.ssm_chunks = -(-ssm_dstate // (bus_bytes // 4))
         self.ssm_record_beats = 1 + 2 * -(-self.ssm_rows * 2 // bus_bytes) \
             + 2 * -(-self.ssm_chunks // 2)
+        self._init_attention(attn_heads, q_kib, kv_formats, attn_lanes)
+
+    def _init_attention(self, heads, q_kib, kv_formats, lanes):
+        """Decode attention (rtl/decode/attn_unit.py, docs/decode.md "Decode attention"):
+        ``heads`` q heads per kv head a unit holds (0: no attention hardware), the query
+        buffer ``q_kib`` (every unit holds ``heads`` q rows of up to ``attn_max_d`` bf16), the
+        KV formats the read path decodes and the dequantizers' value lanes."""
+        if not isinstance(heads, int) or heads < 0:
+            raise ValueError(f"attn_heads must be a non-negative integer, not {heads!r}")
+        self.attn_heads, self.q_kib = heads, q_kib
+        self.kv_formats = tuple(f for f in ("bfp8", "bfp4", "bf16") if f in kv_formats)
+        self.attn_lanes = lanes
+        #: QK lanes and PV lanes of a unit (the unit's lanes split in two halves)
+        self.attn_width = max(1, self.width // 2)
+        self.attn_max_d = 0
+        if not heads:
+            return
+        if self.dot != 32:
+            raise ValueError(f"decode attention needs dot = 32 (a lane's dot product is one "
+                             f"32-value tile row), not {self.dot!r}")
+        if self.units != self.channels:
+            raise ValueError(f"decode attention needs units = channels (unit u reads channel "
+                             f"u), not {self.units} units and {self.channels} channels")
+        #: largest d: the q rows of ``heads`` heads per unit in ``q_kib`` KiB
+        self.attn_max_d = q_kib * 1024 // (2 * self.units * heads) // 32 * 32
+        if self.attn_max_d < 32:
+            raise ValueError(f"q_kib = {q_kib} holds less than d = 32 for {heads} heads per "
+                             f"unit")
+        if set(self.kv_formats) != set(kv_formats) or not any(
+                f in self.kv_formats for f in ("bfp8", "bfp4")):
+            raise ValueError(f"kv_formats must name bfp8, bfp4 or bf16 and at least one BFP "
+                             f"format, not {kv_formats!r}")
+        from hybridgen.rtl.kv.bfp import TileGeometry
+        #: the dequantizers' geometry (K and V path of every unit)
+        self.tile_geometry = TileGeometry(lanes=lanes, bus_bytes=self.bus_bytes,
+                                          formats=self.kv_formats)
+
+    @property
+    def attn_dim_tiles(self):
+        """Largest ``d / 32``."""
+        return self.attn_max_d // 32
 
     def params(self):
         """The constructor's arguments (for the sidecar)."""
@@ -103,7 +145,9 @@ class DecodeGeometry:
                 "addr_bits": self.addr_bits, "outstanding": self.outstanding,
                 "max_batch": self.max_batch, "x_kib": self.x_kib,
                 "adder_latency": self.adder_latency, "ssm_headdim": self.ssm_headdim,
-                "ssm_dstate": self.ssm_dstate}
+                "ssm_dstate": self.ssm_dstate, "attn_heads": self.attn_heads,
+                "q_kib": self.q_kib, "kv_formats": list(self.kv_formats),
+                "attn_lanes": self.attn_lanes}
 
     @property
     def peak_macs_per_cycle(self):

@@ -20,13 +20,13 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hybridgen.rtl.arith.dot import Bf16Dot
-from hybridgen.rtl.arith.fp32 import Fp32Add
-from hybridgen.rtl.arith.fp32_mul import Fp32Mul
 from hybridgen.rtl.arith.pipeline import pipeline_delay
 from hybridgen.rtl.kv.bfp import TileGeometry
 from hybridgen.rtl.kv.dequantizer import BfpDequantizer
 from hybridgen.rtl.kv.layouts import packed_layout
+
+from .scores import place_lane_units
+from .select import write_one
 
 __all__ = ["PvLanes", "weights_layout", "output_layout"]
 
@@ -69,7 +69,8 @@ class PvLanes(wiring.Component):
         After a group marked ``last``: ``heads`` beats (head 0 first).
     """
 
-    def __init__(self, geometry, *, width, heads, max_dim_tiles):
+    def __init__(self, geometry, *, width, heads, max_dim_tiles, library=None):
+        self._library = library
         if not isinstance(geometry, TileGeometry):
             raise TypeError(f"geometry must be a TileGeometry, not {geometry!r}")
         for name, value in (("width", width), ("heads", heads), ("max_dim_tiles", max_dim_tiles)):
@@ -164,10 +165,8 @@ class PvLanes(wiring.Component):
                                  "end": 1})
         ends = []
         for k in range(W):
-            dot = Bf16Dot(width=POSITIONS, adder_latency=A)
-            mul, add = Fp32Mul(), Fp32Add(latency=A)
-            m.submodules[f"dot{k}"], m.submodules[f"mul{k}"], m.submodules[f"add{k}"] = dot, mul, add
-            m.d.comb += [dot.en.eq(1), mul.en.eq(1), add.en.eq(1)]
+            units, lat = place_lane_units(m, self._library, k, A)
+            dot, add, mul = units["dot"], units["add"], units["mul"]
             item = Signal(range(self.issue_cycles * W + 1), name=f"item{k}")
             m.d.comb += item.eq(c * W + k)
             col, h = Signal(range(POSITIONS), name=f"col{k}"), Signal(range(max(H, 2)), name=f"h{k}")
@@ -193,18 +192,14 @@ class PvLanes(wiring.Component):
                             m.d.comb += o_old.eq(O[hh][ee])
             m.d.comb += [dot.a.eq(pw), dot.b.eq(column),
                          mul.a.eq(alpha), mul.b.eq(Mux(wfirst, 0, o_old))]
-            scaled = pipeline_delay(m, Const(1), mul.o, dot.latency - mul.latency, name=f"sc{k}")
+            scaled = pipeline_delay(m, Const(1), mul.o, lat["dot"] - lat["mul"], name=f"sc{k}")
             m.d.comb += [add.a.eq(scaled), add.b.eq(dot.o)]
             t_in = Signal(tag, name=f"tag{k}")
             m.d.comb += [t_in.live.eq(live), t_in.h.eq(h), t_in.e.eq(e),
                          t_in.end.eq(finish & last_tile & wlast & (item == POSITIONS * H - 1))]
-            t_out = tag(pipeline_delay(m, Const(1), t_in.as_value(), dot.latency + A, name=f"t{k}"))
-            with m.If(t_out.live):
-                with m.Switch(t_out.h * POSITIONS * D + t_out.e):
-                    for hh in range(H):
-                        for ee in range(POSITIONS * D):
-                            with m.Case(hh * POSITIONS * D + ee):
-                                m.d.sync += O[hh][ee].eq(add.o)
+            t_out = tag(pipeline_delay(m, Const(1), t_in.as_value(), lat["dot"] + A, name=f"t{k}"))
+            write_one(m, [reg for row in O for reg in row], t_out.h * POSITIONS * D + t_out.e,
+                      add.o, t_out.live)
             ends.append(t_out.end)
         # ---- read-out ---------------------------------------------------------------------------
         end = Signal()
@@ -212,10 +207,12 @@ class PvLanes(wiring.Component):
         out_h = Signal(range(max(H, 2)))
         with m.If(end):
             m.d.sync += done.eq(1)
-        m.d.comb += [self.o.valid.eq(done), self.o.payload.head.eq(out_h)]
+        # the head inside each case (see rtl/decode/scores.py)
+        m.d.comb += self.o.valid.eq(done)
         with m.Switch(out_h):
             for hh in range(H):
                 with m.Case(hh):
+                    m.d.comb += self.o.payload.head.eq(hh)
                     for ee in range(POSITIONS * D):
                         m.d.comb += self.o.payload.o[ee].eq(O[hh][ee])
         with m.If(self.o.valid & self.o.ready):

@@ -24,17 +24,21 @@ softmax step's (:mod:`hybridgen.rtl.decode.softmax`).
 from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
 
 from hybridgen.golden.decode_attn import score_scale_bits
 from hybridgen.rtl.arith.dot import Bf16Dot
 from hybridgen.rtl.arith.fp32 import Fp32Add
 from hybridgen.rtl.arith.fp32_mul import Fp32Mul
+from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.pipeline import pipeline_delay
 from hybridgen.rtl.kv.bfp import TileGeometry
 from hybridgen.rtl.kv.dequantizer import BfpDequantizer
 from hybridgen.rtl.kv.layouts import packed_layout
 
-__all__ = ["ScoreLanes", "score_layout", "score_scale"]
+from .select import write_one
+
+__all__ = ["ScoreLanes", "score_layout", "score_scale", "place_lane_units"]
 
 POSITIONS = 32
 NEG_ZERO = 0x8000_0000
@@ -43,6 +47,28 @@ NEG_ZERO = 0x8000_0000
 def score_scale(dim_tiles):
     """fp32 bits of ``c = fp32(1 / sqrt(32 dim_tiles))``."""
     return int(score_scale_bits(POSITIONS * dim_tiles))
+
+
+def place_lane_units(m, library, k, adder_latency, names=("dot", "add", "mul")):
+    """One lane's ``Bf16Dot`` of 32, fp32 adder and fp32 multiplier as submodules
+    ``<name><k>`` (through ``library``, converted once, when given; also used by
+    :mod:`hybridgen.rtl.decode.pv`). Returns the three units and their latencies."""
+    A = adder_latency
+    makers = {"dot": (f"bf16_dot32_l{A}",
+                      lambda: Bf16Dot(width=POSITIONS, adder_latency=A, library=library)),
+              "add": (f"fp32_add_l{A}", lambda: Fp32Add(latency=A)),
+              "mul": ("fp32_mul", lambda: Fp32Mul())}
+    units = {}
+    for name in names:
+        key, make = makers[name]
+        units[name] = place(m, library, f"{name}{k}", key, make)
+        m.d.comb += units[name].en.eq(1)
+    # Bf16Dot: multiplier (1) + log2(32) adder levels; Fp32Mul: 3 (checked against the
+    # components themselves when they are plain submodules)
+    latency = {"dot": 1 + exact_log2(POSITIONS) * A, "add": A, "mul": 3}
+    if library is None:
+        assert (units["dot"].latency, units["mul"].latency) == (latency["dot"], latency["mul"])
+    return units, latency
 
 
 def score_layout(heads):
@@ -77,7 +103,8 @@ class ScoreLanes(wiring.Component):
         Per position tile group, ``heads`` beats (head 0 first) of 32 scores.
     """
 
-    def __init__(self, geometry, *, width, heads, max_dim_tiles):
+    def __init__(self, geometry, *, width, heads, max_dim_tiles, library=None):
+        self._library = library
         if not isinstance(geometry, TileGeometry) or geometry.lanes % POSITIONS:
             raise ValueError(f"geometry must be a TileGeometry of a multiple of 32 lanes, "
                              f"not {geometry!r}")
@@ -148,10 +175,8 @@ class ScoreLanes(wiring.Component):
                     m.d.comb += scale.eq(score_scale(n))
         group_done = []
         for k in range(W):
-            dot = Bf16Dot(width=POSITIONS, adder_latency=A)
-            add, mul = Fp32Add(latency=A), Fp32Mul()
-            m.submodules[f"dot{k}"], m.submodules[f"add{k}"], m.submodules[f"mul{k}"] = dot, add, mul
-            m.d.comb += [dot.en.eq(1), add.en.eq(1), mul.en.eq(1)]
+            units, lat = place_lane_units(m, self._library, k, A)
+            dot, add, mul = units["dot"], units["add"], units["mul"]
             item = Signal(range(self.issue_cycles * W + 1), name=f"item{k}")
             m.d.comb += item.eq(c * W + k)
             r, h = Signal(range(max(R, 2)), name=f"r{k}"), Signal(range(max(H, 2)), name=f"h{k}")
@@ -167,7 +192,7 @@ class ScoreLanes(wiring.Component):
                          t_in.first.eq(j == 0), t_in.last.eq(final),
                          t_in.end.eq(final & last_tile & (c == self.issue_cycles - 1)
                                      & (item == R * H - 1))]
-            t_dot = tag(pipeline_delay(m, Const(1), t_in.as_value(), dot.latency, name=f"td{k}"))
+            t_dot = tag(pipeline_delay(m, Const(1), t_in.as_value(), lat["dot"], name=f"td{k}"))
             # accumulate: b = -0 on dim tile 0, else the running sum of (h, p)
             prev = Signal(32, name=f"prev{k}")
             with m.Switch(t_dot.h * POSITIONS + t_dot.p):
@@ -177,30 +202,25 @@ class ScoreLanes(wiring.Component):
                             m.d.comb += prev.eq(acc[hh][p])
             m.d.comb += [add.a.eq(dot.o), add.b.eq(Mux(t_dot.first, NEG_ZERO, prev))]
             t_add = tag(pipeline_delay(m, Const(1), t_dot.as_value(), A, name=f"ta{k}"))
-            with m.If(t_add.live):
-                with m.Switch(t_add.h * POSITIONS + t_add.p):
-                    for hh in range(H):
-                        for p in range(POSITIONS):
-                            with m.Case(hh * POSITIONS + p):
-                                m.d.sync += acc[hh][p].eq(add.o)
+            write_one(m, [reg for row in acc for reg in row], t_add.h * POSITIONS + t_add.p,
+                      add.o, t_add.live)
             m.d.comb += [mul.a.eq(add.o), mul.b.eq(scale)]
-            t_mul = tag(pipeline_delay(m, Const(1), t_add.as_value(), mul.latency, name=f"tm{k}"))
-            with m.If(t_mul.live & t_mul.last):
-                with m.Switch(t_mul.h * POSITIONS + t_mul.p):
-                    for hh in range(H):
-                        for p in range(POSITIONS):
-                            with m.Case(hh * POSITIONS + p):
-                                m.d.sync += sbuf[hh][p].eq(mul.o)
+            t_mul = tag(pipeline_delay(m, Const(1), t_add.as_value(), lat["mul"], name=f"tm{k}"))
+            write_one(m, [reg for row in sbuf for reg in row], t_mul.h * POSITIONS + t_mul.p,
+                      mul.o, t_mul.live & t_mul.last)
             group_done.append(t_mul.live & t_mul.end)
 
         # ---- out: heads beats from the score buffer ---------------------------------------------
         out_h = Signal(range(max(H, 2)))
         with m.If(sum(group_done) if len(group_done) > 1 else group_done[0]):
             m.d.sync += full.eq(1)
-        m.d.comb += [self.o.valid.eq(full), self.o.payload.head.eq(out_h)]
+        # the head inside each case: a lone partial assignment `o.head = out_h` becomes an
+        # `always @*` that Icarus never runs at time 0, so the head stayed X
+        m.d.comb += self.o.valid.eq(full)
         with m.Switch(out_h):
             for hh in range(H):
                 with m.Case(hh):
+                    m.d.comb += self.o.payload.head.eq(hh)
                     for p in range(POSITIONS):
                         m.d.comb += self.o.payload.s[p].eq(sbuf[hh][p])
         with m.If(self.o.valid & self.o.ready):

@@ -4,6 +4,7 @@ alphas of two q heads, 2 lanes of dot 32, d = 64, two sequences back to back, ra
 and back-pressure; bit-exact against the O update of golden.decode_attn (dot 32)."""
 
 import numpy as np
+import pytest
 from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
@@ -51,10 +52,13 @@ def _groups(rng, sequences):
     return groups, expected
 
 
-def test_pv_lanes(seed):
+# [3, 2] groups took 191 s on the loaded 2-core machine: the regression runs [2, 1] (still two
+# sequences, a restart, the last count drawn from 1, 7, 32), the longer one is `slow`
+@pytest.mark.parametrize("sequences", [[2, 1], pytest.param([3, 2], marks=pytest.mark.slow)])
+def test_pv_lanes(seed, sequences):
     rng = np.random.default_rng(seed)
     print(f"seed {seed}")
-    groups, expected = _groups(rng, [3, 2])
+    groups, expected = _groups(rng, sequences)
     dut = PvLanes(GEOMETRY, width=2, heads=HEADS, max_dim_tiles=TILES)
     layout, wl, ol = packed_layout(GEOMETRY), weights_layout(HEADS), output_layout(HEADS, TILES)
     got = []

@@ -60,7 +60,9 @@ def test_generate_writes_register_map_and_layout(tmp_path):
     regs = json.loads((tmp_path / "decode_tiny_regs.json").read_text())
     fields = {f["name"] for f in regs["descriptor"]["fields"]}
     assert {"op", "batch", "k", "n", "w_addr", "x_addr", "ldx", "y_addr", "ldy",
-            "heads", "headdim", "dstate", "flags", "state_addr", "record_addr"} == fields
+            "heads", "headdim", "dstate", "flags", "state_addr", "record_addr",
+            "q_addr", "lens_addr", "k_addr", "v_addr", "o_addr", "hq", "hkv", "d", "sk",
+            "kv_format"} == fields
     completion = {f["name"] for f in regs["completion"]["fields"]}
     assert {"cycles", "stall_memory", "stall_compute", "stall_drain", "read_bytes1",
             "write_bytes0", "error"} <= completion

@@ -1,0 +1,29 @@
+"""cocotb regressions of the decode array's decode attention (``Op.ATTN``) on
+``decode-attn-tiny`` (2 channels x 512 bits, 2 units, dot 32, 2 q heads per kv head, d <= 128),
+both simulators: GQA and MHA, batch 1 and 2, lengths not multiples of 32 and 0, the three KV
+formats, bad descriptors; random stalls on every AXI channel; d = 96 and 128 in
+``test_attn_tiny_wide_heads`` (``ATTN_SHAPES=all``). All are ``-m slow`` (build and run time,
+docs/decode.md)."""
+
+import pytest
+
+from hybridgen.gen.elaborate import generate
+from hybridgen.verif import runner
+
+
+def _run(sim, testcase, name, env=None):
+    runner.run(runner.build(generate("decode-attn-tiny"), sim), "hybridgen.verif.decode.tb_attn",
+               testcase=testcase, name=name, env=env or {})
+
+
+# Icarus runs decode-attn-tiny at ~25 cycles/s on the shared machine and generation takes
+# ~3.5 min: over the 2.5-minute budget of make test, so every run is `slow` (docs/decode.md).
+@pytest.mark.slow
+@pytest.mark.parametrize("testcase", ["shapes", "errors"])
+def test_attn_tiny(testcase, sim):
+    _run(sim, testcase, f"attn-tiny-{testcase}")
+
+
+@pytest.mark.slow
+def test_attn_tiny_wide_heads(sim):
+    _run(sim, "shapes", "attn-tiny-wide", env={"ATTN_SHAPES": "all"})
