@@ -95,7 +95,7 @@ class UrscConfig(Config):
     @property
     def rvpe_latency(self):
         from hybridgen.rtl.ursc.rvpe import rvpe_unit_latency
-        return rvpe_unit_latency(self.vector_width, self.sfu.params())
+        return rvpe_unit_latency(self.vector_width, self.sfu.params(), self.modes)
 
     @property
     def upe_latency(self):
@@ -114,7 +114,7 @@ class UrscConfig(Config):
         return dict(lanes=self.dpe_lanes, dpus=self.dpe_dpus, mults=self.dpe_mults,
                     vector_units=self.vector_units, vector_width=self.vector_width,
                     update_units=self.update_units, update_width=self.update_width,
-                    params=self.sfu.params())
+                    params=self.sfu.params(), modes=self.modes)
 
     def build(self, library):
         """The top-level component, for now :class:`hybridgen.rtl.ursc.datapath.UrscDatapath`
