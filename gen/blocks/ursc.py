@@ -20,6 +20,9 @@ class UrscConfig(Config):
     their streams as top-level ports and no controller yet (so no memories, DMA or descriptor
     intake; the memory sizes are validated and reported, not built). The controller that runs
     whole kernels comes later and will replace this top.
+
+    ``modes`` selects the RVPE and UpE logic built (:mod:`hybridgen.rtl.ursc.modes`); a "both"
+    build has a ``mode`` input, and ``rvpe_latency`` is that of the units built.
     """
 
     block = "ursc"
