@@ -194,9 +194,11 @@ _DESIGNS = {}
 
 
 def _build(component, modes, sim):
+    """The engine top of ursc-tiny in ``modes`` (the "both" build without an override, so it
+    is the build tests/ursc/test_ursc_cocotb.py uses, compiled once)."""
     if (component, modes) not in _DESIGNS:
-        _DESIGNS[component, modes] = component_design("ursc-tiny", component,
-                                                      (f"modes={modes}",))
+        overrides = () if modes == "both" else (f"modes={modes}",)
+        _DESIGNS[component, modes] = component_design("ursc-tiny", component, overrides)
     return runner.build(_DESIGNS[component, modes], sim)
 
 
