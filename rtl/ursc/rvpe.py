@@ -193,7 +193,7 @@ class RvpeUnit(wiring.Component):
         m.d.comb += [carry.en.eq(en), carry.issue.eq(valid & reduction)]
         start = Mux(first, NEG_ZERO, carry.o)
         # Carry adders: lane 0 for rowsum, every lane for cumsum.
-        adders = width if "cumsum" in built else ("rowsum" in built)
+        adders = width if "cumsum" in built else int("rowsum" in built)
         sums = []
         for k in range(adders):
             adder = place(m, library, f"carry_add{k}", "fp32_add",
