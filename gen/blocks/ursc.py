@@ -20,18 +20,24 @@ class UrscConfig(Config):
     their streams as top-level ports and no controller yet (so no memories, DMA or descriptor
     intake; the memory sizes are validated and reported, not built). The controller that runs
     whole kernels comes later and will replace this top.
+
+    ``modes`` selects the RVPE and UpE logic built (:mod:`hybridgen.rtl.ursc.modes`); a "both"
+    build has a ``mode`` input, and ``rvpe_latency`` is that of the units built.
     """
 
     block = "ursc"
     # ABC's SAT sweep never finishes on the softplus unit (docs/timing.md, "softplus").
     synth_abc = "nofraig"
-    #: ``hybridgen synth`` area breakdown: module-name substrings of each engine (first match
+    #: ``hybridgen synth`` area breakdown: module-name substrings of each group (first match
     #: wins; the UpE's adder is its own leaf, ``upe_fp32_add_l3``, so no leaf is shared by two
-    #: engines)
+    #: engines). DPE0 and DPE1 are two instances of one module (each is half the group); the
+    #: RVPE's ``fp32_add`` / ``fp32_minmax`` leaves are its reduction trees and carry (the
+    #: DPE's adder is ``fp32_add_l3``, claimed first). ``control`` is the rest: today only the
+    #: datapath top's own logic (no controller yet); SRAM macros are the flow's own group.
     area_groups = {"DPE0 + DPE1": ["__dpe_", "__dpu_", "__bf16_mul_exact", "__fp32_add_l3"],
-                   "UpE": ["__upe_", ".upe", "__fp32_mul", "__fp32_to_bf16"],
                    "RVPE": ["__rvpe_", ".rvpe", "__lane", "__fp32_add", "__fp32_minmax"],
-                   "top": []}
+                   "UpE": ["__upe_", ".upe", "__fp32_mul", "__fp32_to_bf16"],
+                   "control": []}
     derived = ("peak_macs_per_cycle", "dpe_interleave", "dpe_latency", "rvpe_latency",
                "upe_latency", "memory_bits", "dpe_beat_bits")
 
@@ -95,7 +101,7 @@ class UrscConfig(Config):
     @property
     def rvpe_latency(self):
         from hybridgen.rtl.ursc.rvpe import rvpe_unit_latency
-        return rvpe_unit_latency(self.vector_width, self.sfu.params())
+        return rvpe_unit_latency(self.vector_width, self.sfu.params(), self.modes)
 
     @property
     def upe_latency(self):
@@ -114,7 +120,7 @@ class UrscConfig(Config):
         return dict(lanes=self.dpe_lanes, dpus=self.dpe_dpus, mults=self.dpe_mults,
                     vector_units=self.vector_units, vector_width=self.vector_width,
                     update_units=self.update_units, update_width=self.update_width,
-                    params=self.sfu.params())
+                    params=self.sfu.params(), modes=self.modes)
 
     def build(self, library):
         """The top-level component, for now :class:`hybridgen.rtl.ursc.datapath.UrscDatapath`

@@ -35,6 +35,9 @@ class UrscDatapath(wiring.Component):
         Special-function approximations of the RVPE lanes.
     library : gen.hierarchy.ModuleLibrary, optional
         Converts the DPE (and its DPU), the RVPE unit and the UpE unit once each.
+    modes : str
+        "attention", "ssd" or "both" (default): the RVPE and UpE logic built
+        (:mod:`hybridgen.rtl.ursc.modes`); the DPEs are the same in every mode.
 
     Members
     -------
@@ -43,23 +46,28 @@ class UrscDatapath(wiring.Component):
     dpe_busy : Out(1).array(2)
     rvpe_i, rvpe_o, rvpe_busy : the :class:`~hybridgen.rtl.ursc.rvpe.Rvpe` ports
     upe_i, upe_o, upe_busy : the :class:`~hybridgen.rtl.ursc.upe.Upe` ports
+    mode : In(UrscMode)
+        With ``modes = "both"`` only: the running dataflow, to the RVPE and the UpE.
     """
 
     def __init__(self, *, lanes, dpus, mults, vector_units, vector_width, update_units,
-                 update_width, params=None, library=None):
+                 update_width, params=None, library=None, modes="both"):
         self._dpe = dict(lanes=lanes, dpus=dpus, mults=mults)
         self._library = library
         self._rvpe = Rvpe(units=vector_units, width=vector_width,
-                          params=numerics.SfuParams.of(params), library=library)
-        self._upe = Upe(units=update_units, width=update_width, library=library)
+                          params=numerics.SfuParams.of(params), library=library, modes=modes)
+        self._upe = Upe(units=update_units, width=update_width, library=library, modes=modes)
         rvpe, upe = self._rvpe.signature.members, self._upe.signature.members
-        super().__init__({
+        members = {
             "dpe_i": In(stream.Signature(dpe_operands(lanes, dpus, mults))).array(2),
             "dpe_o": Out(stream.Signature(dpe_results(lanes, dpus))).array(2),
             "dpe_busy": Out(1).array(2),
             "rvpe_i": rvpe["i"], "rvpe_o": rvpe["o"], "rvpe_busy": rvpe["busy"],
             "upe_i": upe["i"], "upe_o": upe["o"], "upe_busy": upe["busy"],
-        })
+        }
+        if "mode" in rvpe:
+            members["mode"] = rvpe["mode"]
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -77,4 +85,6 @@ class UrscDatapath(wiring.Component):
                 wiring.connect(m, wiring.flipped(getattr(self, f"{name}_i")[u]), engine.i[u])
                 wiring.connect(m, engine.o[u], wiring.flipped(getattr(self, f"{name}_o")[u]))
                 m.d.comb += getattr(self, f"{name}_busy")[u].eq(engine.busy[u])
+            if "mode" in self.signature.members:
+                m.d.comb += engine.mode.eq(self.mode)
         return m

@@ -19,6 +19,12 @@ The sender pads a row's tail vector (+0 for sums, -inf for max). Elementwise ops
 output beat per input beat. Op codes are :class:`~hybridgen.rtl.vector.lane.VectorOp`
 (:data:`hybridgen.golden.numerics.VECTOR_OPS`).
 
+Modes (:mod:`.modes`): a unit of ``modes`` = "attention" or "ssd" builds only the lane units
+and reductions of that dataflow (:func:`~hybridgen.rtl.ursc.modes.rvpe_ops`; the carry's
+cumsum adders and its max unit too); "both" builds all and adds a ``mode`` input. The op of
+every beat passes the per-mode decode (:class:`~hybridgen.rtl.ursc.modes.ModeDecode`): an op
+the running mode does not build is executed as ``pass`` (output ``a``, elementwise).
+
 Mode programs (:data:`MODE_PROGRAMS`): the per-mode op sequences the controller streams through
 a unit; every step is one pass of the row's vectors.
 """
@@ -36,6 +42,7 @@ from hybridgen.rtl.vector.unit import VectorDatapath
 
 from .carry import InterleavedCarry
 from .dpe import ACCUMULATOR_LATENCY, NEG_ZERO
+from .modes import ModeDecode, UrscMode, mode_names, rvpe_ops
 from .parts import latency_of, place
 
 __all__ = ["RvpeUnit", "Rvpe", "rvpe_operands", "MODE_PROGRAMS", "REDUCTIONS",
@@ -43,6 +50,7 @@ __all__ = ["RvpeUnit", "Rvpe", "rvpe_operands", "MODE_PROGRAMS", "REDUCTIONS",
 
 #: Ops that chain the vectors of a row (slots of the carry stage).
 REDUCTIONS = (VectorOp.ROWSUM, VectorOp.ROWMAX, VectorOp.CUMSUM)
+REDUCTION_NAMES = ("rowsum", "rowmax", "cumsum")
 
 #: Op sequence of each mode, as (op, b operand, what it computes); a row is the vectors of one
 #: query row of S (attention) or one head's dt row of a chunk (SSD). ``b`` names what the
@@ -73,9 +81,11 @@ MODE_PROGRAMS = {
 }
 
 
-def rvpe_unit_latency(width, params):
-    """Latency of an :class:`RvpeUnit`: vector unit + carry adder + output select."""
-    vector = VectorDatapath(width=width, params=numerics.SfuParams.of(params))
+def rvpe_unit_latency(width, params, modes="both"):
+    """Latency of an :class:`RvpeUnit` of ``modes``: vector unit + carry adder + output
+    select."""
+    vector = VectorDatapath(width=width, params=numerics.SfuParams.of(params),
+                            ops=rvpe_ops(modes))
     return latency_of(vector) + ACCUMULATOR_LATENCY + 1
 
 
@@ -101,6 +111,8 @@ class RvpeUnit(wiring.Component):
       one per rowsum/rowmax ``last`` beat (the row result in every lane).
     * Throughput one beat per cycle, stalled only by ``o`` back-pressure; ``latency`` =
       vector unit latency + 3 (carry) + 1 (output select). ``busy``: a beat is accepted.
+    * ``mode`` (a "both" build only) applies to each beat as it is accepted; an op outside the
+      running mode (or, in a single-mode build, outside the build) is executed as ``pass``.
 
     Parameters
     ----------
@@ -108,57 +120,90 @@ class RvpeUnit(wiring.Component):
         Lanes, a power of two >= 2.
     params : golden.numerics.SfuParams or config
     library : gen.hierarchy.ModuleLibrary, optional
+    modes : str
+        "attention", "ssd" or "both" (default): what is built (:mod:`.modes`).
 
     Members
     -------
     i : In(stream.Signature(rvpe_operands(width)))
     o : Out(stream.Signature(ArrayLayout(32, width)))
     busy : Out(1)
+    mode : In(UrscMode)
+        With ``modes = "both"`` only.
     """
 
-    def __init__(self, *, width, params=None, library=None):
+    def __init__(self, *, width, params=None, library=None, modes="both"):
         self._width = width
         self._library = library
         self._params = numerics.SfuParams.of(params)
-        self._vector = VectorDatapath(width=width, params=self._params, library=library)
-        super().__init__({"i": In(stream.Signature(rvpe_operands(width))),
-                          "o": Out(stream.Signature(data.ArrayLayout(32, width))),
-                          "busy": Out(1)})
+        self._modes = modes
+        self._ops = rvpe_ops(modes)
+        self._vector = VectorDatapath(width=width, params=self._params, library=library,
+                                      ops=self._ops)
+        members = {"i": In(stream.Signature(rvpe_operands(width))),
+                   "o": Out(stream.Signature(data.ArrayLayout(32, width))),
+                   "busy": Out(1)}
+        if len(mode_names(modes)) > 1:
+            members["mode"] = In(UrscMode)
+        super().__init__(members)
 
     @property
     def latency(self):
         """Cycles from an accepted beat to its output beat without stalls (int)."""
-        return rvpe_unit_latency(self._width, self._params)
+        return rvpe_unit_latency(self._width, self._params, self._modes)
+
+    @property
+    def ops(self):
+        """Op names built (:func:`~hybridgen.rtl.ursc.modes.rvpe_ops`)."""
+        return self._ops
+
+    def _decode(self, m):
+        """The beat's op through the per-mode decode."""
+        codes = {name: [numerics.VECTOR_OPS[op] for op in rvpe_ops(name)]
+                 for name in mode_names(self._modes)}
+        m.submodules.decode = decode = ModeDecode(modes=self._modes, codes=codes, bits=4,
+                                                  fallback=VectorOp.PASS)
+        m.d.comb += decode.op.eq(self.i.payload.op)
+        if "mode" in self.signature.members:
+            m.d.comb += decode.mode.eq(self.mode)
+        return decode.o
 
     def elaborate(self, platform):
         m = Module()
         en = Signal()
         width, library, carry_latency = self._width, self._library, ACCUMULATOR_LATENCY
-        payload = self.i.payload
+        payload, built = self.i.payload, set(self._ops)
+        beat_op = self._decode(m)
         m.submodules.vector = vector = self._vector
-        m.d.comb += [vector.en.eq(en), vector.op.eq(payload.op), vector.a.eq(payload.a),
+        m.d.comb += [vector.en.eq(en), vector.op.eq(beat_op), vector.a.eq(payload.a),
                      vector.b.eq(payload.b)]
 
         # Issue stage of the carry: the vector unit's result with its beat's tags.
         def tag(value, name):
             return pipeline_delay(m, en, value, vector.latency, name=name)
-        valid, op = tag(self.i.valid, "valid"), tag(payload.op, "op")
+        valid, op = tag(self.i.valid, "valid"), tag(beat_op, "op")
         first, last = tag(payload.first, "first"), tag(payload.last, "last")
         x = vector.o
-        reduction = (op == VectorOp.ROWSUM) | (op == VectorOp.ROWMAX) | (op == VectorOp.CUMSUM)
+        reductions = [VectorOp[name.upper()] for name in REDUCTION_NAMES if name in built]
+        reduction = 0
+        for code in reductions:
+            reduction = reduction | (op == code)
         m.submodules.carry = carry = InterleavedCarry(width=32, slots=carry_latency,
                                                       distance=carry_latency)
         m.d.comb += [carry.en.eq(en), carry.issue.eq(valid & reduction)]
         start = Mux(first, NEG_ZERO, carry.o)
+        # Carry adders: lane 0 for rowsum, every lane for cumsum.
+        adders = width if "cumsum" in built else int("rowsum" in built)
         sums = []
-        for k in range(width):
+        for k in range(adders):
             adder = place(m, library, f"carry_add{k}", "fp32_add",
                           lambda: Fp32Add(latency=carry_latency))
             m.d.comb += [adder.en.eq(en), adder.a.eq(start), adder.b.eq(x[k])]
             sums.append(adder.o)
-        maximum = place(m, library, "carry_max", "fp32_minmax", Fp32MinMax)
-        m.d.comb += [maximum.en.eq(en), maximum.a.eq(carry.o), maximum.b.eq(x[0]),
-                     maximum.minimum.eq(0)]
+        if "rowmax" in built:
+            maximum = place(m, library, "carry_max", "fp32_minmax", Fp32MinMax)
+            m.d.comb += [maximum.en.eq(en), maximum.a.eq(carry.o), maximum.b.eq(x[0]),
+                         maximum.minimum.eq(0)]
 
         # Retire stage (carry_latency later).
         def late(value, name):
@@ -166,23 +211,35 @@ class RvpeUnit(wiring.Component):
         r_valid, r_op, r_first, r_last = (late(valid, "r_valid"), late(op, "r_op"),
                                           late(first, "r_first"), late(last, "r_last"))
         passed = [late(x[k], f"pass{k}") for k in range(width)]
-        row_max = Mux(r_first, passed[0],
-                      pipeline_delay(m, en, maximum.o, carry_latency - 1, name="max"))
-        result = Mux(r_op == VectorOp.ROWMAX, row_max,
-                     Mux(r_op == VectorOp.CUMSUM, sums[width - 1], sums[0]))
+        rows = {}  # the result lanes of each reduction built
+        if "rowsum" in built:
+            rows[VectorOp.ROWSUM] = [sums[0]] * width
+        if "rowmax" in built:
+            row_max = Mux(r_first, passed[0],
+                          pipeline_delay(m, en, maximum.o, carry_latency - 1, name="max"))
+            rows[VectorOp.ROWMAX] = [row_max] * width
+        if "cumsum" in built:
+            rows[VectorOp.CUMSUM] = sums
+        # What the carry keeps: the row's result so far (rowmax, rowsum: one lane; cumsum: the
+        # vector's last lane).
+        result = 0
+        for code, lanes in rows.items():
+            result = Mux(r_op == code, lanes[-1], result)
         m.d.comb += carry.result.eq(result)
-        emit = ~((r_op == VectorOp.ROWSUM) | (r_op == VectorOp.ROWMAX)) | r_last
+        # rowsum and rowmax emit at the row's last vector, everything else every beat.
+        row_end = 0
+        for code in rows:
+            if code != VectorOp.CUMSUM:
+                row_end = row_end | (r_op == code)
+        emit = ~row_end | r_last
 
         out_valid = Signal()
         with m.If(en):
             m.d.sync += out_valid.eq(r_valid & emit)
             with m.Switch(r_op):
-                with m.Case(VectorOp.ROWSUM):
-                    m.d.sync += [self.o.payload[k].eq(sums[0]) for k in range(width)]
-                with m.Case(VectorOp.ROWMAX):
-                    m.d.sync += [self.o.payload[k].eq(row_max) for k in range(width)]
-                with m.Case(VectorOp.CUMSUM):
-                    m.d.sync += [self.o.payload[k].eq(sums[k]) for k in range(width)]
+                for code, lanes in rows.items():
+                    with m.Case(code):
+                        m.d.sync += [self.o.payload[k].eq(lanes[k]) for k in range(width)]
                 with m.Default():
                     m.d.sync += [self.o.payload[k].eq(passed[k]) for k in range(width)]
         m.d.comb += [self.o.valid.eq(out_valid), en.eq(~self.o.valid | self.o.ready),
@@ -193,24 +250,31 @@ class RvpeUnit(wiring.Component):
 class Rvpe(wiring.Component):
     """``units`` independent :class:`RvpeUnit` s of ``width`` lanes (rows go to any unit; the
     controller splits them); with a ``library`` the unit is converted once. Standalone: the
-    prefill chiplet places it beside the systolic array too.
+    prefill chiplet places it beside the systolic array too. ``modes`` as in
+    :class:`RvpeUnit`; a "both" build has one ``mode`` input for every unit.
 
     Members
     -------
     i : In(stream.Signature(rvpe_operands(width))).array(units)
     o : Out(stream.Signature(ArrayLayout(32, width))).array(units)
     busy : Out(1).array(units)
+    mode : In(UrscMode)
+        With ``modes = "both"`` only.
     """
 
-    def __init__(self, *, units, width, params=None, library=None):
+    def __init__(self, *, units, width, params=None, library=None, modes="both"):
         if not isinstance(units, int) or units < 1:
             raise ValueError(f"Vector units must be a positive integer, not {units!r}")
         self._count, self._width, self._library = units, width, library
         self._params = numerics.SfuParams.of(params)
-        self._latency = rvpe_unit_latency(width, self._params)
-        super().__init__({"i": In(stream.Signature(rvpe_operands(width))).array(units),
-                          "o": Out(stream.Signature(data.ArrayLayout(32, width))).array(units),
-                          "busy": Out(1).array(units)})
+        self._modes = modes
+        self._latency = rvpe_unit_latency(width, self._params, modes)
+        members = {"i": In(stream.Signature(rvpe_operands(width))).array(units),
+                   "o": Out(stream.Signature(data.ArrayLayout(32, width))).array(units),
+                   "busy": Out(1).array(units)}
+        if len(mode_names(modes)) > 1:
+            members["mode"] = In(UrscMode)
+        super().__init__(members)
 
     @property
     def latency(self):
@@ -218,11 +282,14 @@ class Rvpe(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width, params, library = self._width, self._params, self._library
+        width, params, library, modes = self._width, self._params, self._library, self._modes
         for u in range(self._count):
             unit = place(m, library, f"unit{u}", f"rvpe_unit_w{width}",
-                         lambda: RvpeUnit(width=width, params=params, library=library))
+                         lambda: RvpeUnit(width=width, params=params, library=library,
+                                          modes=modes))
             wiring.connect(m, wiring.flipped(self.i[u]), unit.i)
             wiring.connect(m, unit.o, wiring.flipped(self.o[u]))
             m.d.comb += self.busy[u].eq(unit.busy)
+            if "mode" in self.signature.members:
+                m.d.comb += unit.mode.eq(self.mode)
         return m

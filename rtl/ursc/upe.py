@@ -19,6 +19,11 @@ op              result                                              used for
 reciprocal ``1/l``, a chunk's decay, ``exp(cum_l)``, ``D[h]``); the RVPE computes it. Every
 operation rounds once per fp32 unit, in the order written (multiply, then add); bit-exact
 models: :func:`hybridgen.golden.numerics.fp32_mul`, ``fp32_add``, ``fp32_to_bf16``.
+
+Modes (:mod:`.modes`, :data:`~hybridgen.rtl.ursc.modes.UPE_USES`): attention uses ``MULADD``
+and ``MUL_BF16``, SSD ``MULADD`` and ``MUL``; a single-mode build leaves the other path out
+(attention: the product's delay for ``MUL``; SSD: the bf16 rounders), and an op outside the
+running mode (the ``mode`` input of a "both" build) is executed as ``MULADD``.
 """
 
 from amaranth.hdl import Cat, Const, Module
@@ -30,6 +35,7 @@ from hybridgen.rtl.arith.fp32 import Fp32Add
 from hybridgen.rtl.arith.fp32_mul import Fp32Mul
 from hybridgen.rtl.arith.pipeline import StreamPipeline, pipeline_delay
 
+from .modes import ModeDecode, UrscMode, mode_names, upe_ops
 from .parts import latency_of, place
 
 __all__ = ["UpeOp", "UpeDatapath", "UpeUnit", "Upe", "upe_operands", "upe_latency"]
@@ -58,6 +64,9 @@ class UpeDatapath(wiring.Component):
     (module docstring). Pipelined-datapath convention; ``latency`` = 3 (multiply) + 3 (add) +
     1 (output select) = 7 for every op, so the op may change every beat.
 
+    With ``modes`` = "attention" or "ssd" only that mode's ops are built; an op not built is
+    executed as ``MULADD``.
+
     Members
     -------
     en : In(1)
@@ -67,15 +76,22 @@ class UpeDatapath(wiring.Component):
     o : Out(ArrayLayout(32, width))
     """
 
-    def __init__(self, *, width, library=None):
+    def __init__(self, *, width, library=None, modes="both"):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"Update width must be a positive integer, not {width!r}")
         self._width = width
         self._library = library
+        self._modes = modes
+        self._ops = upe_ops(modes)
         super().__init__({"en": In(1), "op": In(2), "s": In(32),
                           "x": In(data.ArrayLayout(32, width)),
                           "y": In(data.ArrayLayout(32, width)),
                           "o": Out(data.ArrayLayout(32, width))})
+
+    @property
+    def ops(self):
+        """:class:`UpeOp` names built."""
+        return self._ops
 
     @property
     def latency(self):
@@ -83,25 +99,28 @@ class UpeDatapath(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        en, library = self.en, self._library
+        en, library, built = self.en, self._library, self._ops
         mul_latency = latency_of(Fp32Mul())
         op = pipeline_delay(m, en, self.op, self.latency - 1, name="op")
         for k in range(self._width):
             mul = place(m, library, f"mul{k}", "fp32_mul", Fp32Mul)
             add = place(m, library, f"add{k}", "upe_fp32_add_l3", lambda: Fp32Add(latency=3))
-            bf16 = place(m, library, f"bf16_{k}", "fp32_to_bf16", Fp32ToBf16)
             y = pipeline_delay(m, en, self.y[k], mul_latency, name=f"y{k}")
             m.d.comb += [mul.en.eq(en), mul.a.eq(self.s), mul.b.eq(self.x[k]),
-                         add.en.eq(en), add.a.eq(mul.o), add.b.eq(y),
-                         bf16.en.eq(en), bf16.a.eq(mul.o)]
-            product = pipeline_delay(m, en, mul.o, 3, name=f"product{k}")
-            rounded = pipeline_delay(m, en, Cat(Const(0, 16), bf16.o), 2, name=f"rounded{k}")
+                         add.en.eq(en), add.a.eq(mul.o), add.b.eq(y)]
+            results = {}
+            if "MUL" in built:
+                results[UpeOp.MUL] = pipeline_delay(m, en, mul.o, 3, name=f"product{k}")
+            if "MUL_BF16" in built:
+                bf16 = place(m, library, f"bf16_{k}", "fp32_to_bf16", Fp32ToBf16)
+                m.d.comb += [bf16.en.eq(en), bf16.a.eq(mul.o)]
+                results[UpeOp.MUL_BF16] = pipeline_delay(m, en, Cat(Const(0, 16), bf16.o), 2,
+                                                         name=f"rounded{k}")
             with m.If(en):
                 with m.Switch(op):
-                    with m.Case(UpeOp.MUL):
-                        m.d.sync += self.o[k].eq(product)
-                    with m.Case(UpeOp.MUL_BF16):
-                        m.d.sync += self.o[k].eq(rounded)
+                    for code, value in results.items():
+                        with m.Case(code):
+                            m.d.sync += self.o[k].eq(value)
                     with m.Default():
                         m.d.sync += self.o[k].eq(add.o)
         return m
@@ -110,10 +129,10 @@ class UpeDatapath(wiring.Component):
 class UpeUnit(StreamPipeline):
     """Stream update unit: ``i`` = :func:`upe_operands`, ``o`` = ``width`` fp32 results, one row
     per cycle, ``latency`` 7, handshake of :class:`~hybridgen.rtl.arith.pipeline.StreamPipeline`
-    (see :class:`UpeDatapath`)."""
+    (see :class:`UpeDatapath`; ``modes`` selects the ops built)."""
 
-    def __init__(self, *, width, library=None):
-        super().__init__(UpeDatapath(width=width, library=library),
+    def __init__(self, *, width, library=None, modes="both"):
+        super().__init__(UpeDatapath(width=width, library=library, modes=modes),
                          in_layout=upe_operands(width))
 
 
@@ -122,20 +141,30 @@ class Upe(wiring.Component):
     unit; the controller splits them); with a ``library`` the unit is converted once.
     ``busy[u]`` is 1 on a cycle unit u accepts a beat.
 
+    Every beat's op passes the per-mode decode (:class:`~hybridgen.rtl.ursc.modes.ModeDecode`)
+    on its way into its unit: an op outside the running mode (``mode``, "both" builds) or
+    outside the build is executed as ``MULADD``.
+
     Members
     -------
     i : In(stream.Signature(upe_operands(width))).array(units)
     o : Out(stream.Signature(ArrayLayout(32, width))).array(units)
     busy : Out(1).array(units)
+    mode : In(UrscMode)
+        With ``modes = "both"`` only.
     """
 
-    def __init__(self, *, units, width, library=None):
+    def __init__(self, *, units, width, library=None, modes="both"):
         if not isinstance(units, int) or units < 1:
             raise ValueError(f"Update units must be a positive integer, not {units!r}")
         self._count, self._width, self._library = units, width, library
-        super().__init__({"i": In(stream.Signature(upe_operands(width))).array(units),
-                          "o": Out(stream.Signature(data.ArrayLayout(32, width))).array(units),
-                          "busy": Out(1).array(units)})
+        self._modes = modes
+        members = {"i": In(stream.Signature(upe_operands(width))).array(units),
+                   "o": Out(stream.Signature(data.ArrayLayout(32, width))).array(units),
+                   "busy": Out(1).array(units)}
+        if len(mode_names(modes)) > 1:
+            members["mode"] = In(UrscMode)
+        super().__init__(members)
 
     @property
     def latency(self):
@@ -143,11 +172,19 @@ class Upe(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width, library = self._width, self._library
+        width, library, modes = self._width, self._library, self._modes
+        codes = {name: [UpeOp[op] for op in upe_ops(name)] for name in mode_names(modes)}
         for u in range(self._count):
             unit = place(m, library, f"unit{u}", f"upe_unit_w{width}",
-                         lambda: UpeUnit(width=width, library=library))
-            wiring.connect(m, wiring.flipped(self.i[u]), unit.i)
+                         lambda: UpeUnit(width=width, library=library, modes=modes))
+            decode = ModeDecode(modes=modes, codes=codes, bits=2, fallback=UpeOp.MULADD)
+            m.submodules[f"decode{u}"] = decode
+            source = self.i[u]
+            m.d.comb += [unit.i.valid.eq(source.valid), source.ready.eq(unit.i.ready),
+                         unit.i.payload.eq(source.payload), decode.op.eq(source.payload.op),
+                         unit.i.payload.op.eq(decode.o)]
+            if "mode" in self.signature.members:
+                m.d.comb += decode.mode.eq(self.mode)
             wiring.connect(m, unit.o, wiring.flipped(self.o[u]))
             m.d.comb += self.busy[u].eq(unit.i.valid & unit.i.ready)
         return m

@@ -11,7 +11,7 @@ from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.fp32 import FP32_CANONICAL_NAN, Fp32Add, fp32_fields, is_nan, is_zero
 from hybridgen.rtl.arith.pipeline import StreamPipeline, pipeline_delay
 
-from .lane import VectorLane, VectorOp, lane_latency
+from .lane import VectorLane, VectorOp, lane_latency, lane_units_of
 
 #: Latency of the reduction adders (Fp32Add default).
 _ADDER_LATENCY = 3
@@ -41,11 +41,17 @@ class VectorDatapath(wiring.Component):
 
     All paths are padded to one latency, so the op may change every beat.
 
+    With ``ops`` only what those ops need is built: the lane units of
+    :func:`~hybridgen.rtl.vector.lane.lane_units_of` and the reductions named. An op that
+    is not built returns ``a`` (as ``pass``); the latency is that of the paths built.
+
     Parameters
     ----------
     width : int
         Lanes, a power of two >= 2.
     params : golden.numerics.SfuParams or config
+    ops : iterable of str, optional
+        Op names of :data:`hybridgen.golden.numerics.VECTOR_OPS` to build (default all).
     library : gen.hierarchy.ModuleLibrary, optional
         When given, the lane, the adder and the max unit are converted once and instantiated
         (fast generation; simulate through cocotb); otherwise plain submodules (Amaranth sim).
@@ -59,12 +65,15 @@ class VectorDatapath(wiring.Component):
         Registered, ``latency`` enabled cycles later.
     """
 
-    def __init__(self, *, width, params=None, library=None):
+    def __init__(self, *, width, params=None, library=None, ops=None):
         if not isinstance(width, int) or width < 2 or width & (width - 1):
             raise ValueError(f"Vector width must be a power of two >= 2, not {width!r}")
         self._width = width
         self._params = numerics.SfuParams.of(params)
         self._library = library
+        self._units = lane_units_of(ops)
+        self._reductions = tuple(op for op in ("rowsum", "rowmax", "cumsum")
+                                 if ops is None or op in ops)
         super().__init__({
             "en": In(1), "op": In(4),
             "a": In(data.ArrayLayout(32, width)), "b": In(data.ArrayLayout(32, width)),
@@ -80,91 +89,107 @@ class VectorDatapath(wiring.Component):
         return exact_log2(self._width)
 
     @property
+    def lane_units(self):
+        """Names of the lane units built (:data:`~hybridgen.rtl.vector.lane.LANE_UNITS`)."""
+        return self._units
+
+    @property
+    def reductions(self):
+        """Names of the reductions built ("rowsum", "rowmax", "cumsum")."""
+        return self._reductions
+
+    @property
     def lane_latency(self):
-        return lane_latency(self._params)
+        return lane_latency(self._params, self._units)
 
     @property
     def reduction_latency(self):
-        """log2(width) x adder latency (rowsum, cumsum)."""
-        return self.levels * _ADDER_LATENCY
+        """log2(width) x adder latency (rowsum, cumsum; 0 if neither is built)."""
+        adders = {"rowsum", "cumsum"} & set(self._reductions)
+        return self.levels * _ADDER_LATENCY if adders else 0
 
     @property
     def latency(self):
         """max(lane latency, reduction latency) + 1 (output select)."""
-        return max(self.lane_latency, self.reduction_latency) + 1
+        return max(self.lane_latency, self.reduction_latency, self.levels) + 1
 
     def _place(self, m, name, key, make):
         # Leaves are compiled once by Verilator rather than inlined 16 times.
         return place(m, self._library, name, key, make)
 
-    def elaborate(self, platform):
-        m = Module()
-        width, en = self._width, self.en
-        depth = self.latency - 1
-        adder_latency = _ADDER_LATENCY
-        params = self._params
+    def _add(self, m, name, a, b):
+        unit = self._place(m, name, "fp32_add", lambda: Fp32Add(latency=_ADDER_LATENCY))
+        m.d.comb += [unit.en.eq(self.en), unit.a.eq(a), unit.b.eq(b)]
+        return unit.o
 
-        def add(name, a, b):
-            unit = self._place(m, name, "fp32_add", lambda: Fp32Add(latency=_ADDER_LATENCY))
-            m.d.comb += [unit.en.eq(en), unit.a.eq(a), unit.b.eq(b)]
-            return unit.o
-
-        # Lanes.
-        lanes = []
-        for k in range(width):
-            lane = self._place(m, f"lane{k}", "lane", lambda: VectorLane(params))
-            m.d.comb += [lane.en.eq(en), lane.op.eq(self.op), lane.a.eq(self.a[k]),
-                         lane.b.eq(self.b[k])]
-            lanes.append(pipeline_delay(m, en, lane.o, depth - self.lane_latency,
-                                        name=f"lane{k}_result"))
-
-        # Row sum: pairwise tree.
-        level = [self.a[k] for k in range(width)]
+    def _rowsum(self, m, depth):
+        """Pairwise tree of fp32 adders, delayed to ``depth``."""
+        level = [self.a[k] for k in range(self._width)]
         for depth_index in range(self.levels):
-            level = [add(f"rowsum_l{depth_index}_{j}", level[2 * j], level[2 * j + 1])
+            level = [self._add(m, f"rowsum_l{depth_index}_{j}", level[2 * j], level[2 * j + 1])
                      for j in range(len(level) // 2)]
-        rowsum = pipeline_delay(m, en, level[0], depth - self.reduction_latency, name="rowsum")
+        return pipeline_delay(m, self.en, level[0], depth - self.reduction_latency,
+                              name="rowsum")
 
-        # Row max: pairwise tree of max units (latency 1 each).
-        level = [self.a[k] for k in range(width)]
+    def _rowmax(self, m, depth):
+        """Pairwise tree of max units (latency 1 each), delayed to ``depth``."""
+        level = [self.a[k] for k in range(self._width)]
         for depth_index in range(self.levels):
             nxt = []
             for j in range(len(level) // 2):
                 unit = self._place(m, f"rowmax_l{depth_index}_{j}", "fp32_minmax", Fp32MinMax)
-                m.d.comb += [unit.en.eq(en), unit.a.eq(level[2 * j]),
+                m.d.comb += [unit.en.eq(self.en), unit.a.eq(level[2 * j]),
                              unit.b.eq(level[2 * j + 1]), unit.minimum.eq(0)]
                 nxt.append(unit.o)
             level = nxt
-        rowmax = pipeline_delay(m, en, level[0], depth - self.levels, name="rowmax")
+        return pipeline_delay(m, self.en, level[0], depth - self.levels, name="rowmax")
 
-        # Inclusive cumsum, Sklansky order.
+    def _cumsum(self, m, depth):
+        """Inclusive cumsum in Sklansky order, every lane delayed to ``depth``."""
+        width, en = self._width, self.en
         s = [self.a[k] for k in range(width)]
         for lvl in range(self.levels):
             nxt = []
             for k in range(width):
                 if (k >> lvl) & 1:
                     j = ((k >> lvl) << lvl) - 1
-                    nxt.append(add(f"cumsum_l{lvl}_{k}", s[j], s[k]))
+                    nxt.append(self._add(m, f"cumsum_l{lvl}_{k}", s[j], s[k]))
                 else:
-                    nxt.append(pipeline_delay(m, en, s[k], adder_latency,
+                    nxt.append(pipeline_delay(m, en, s[k], _ADDER_LATENCY,
                                               name=f"cumsum_l{lvl}_{k}_pass"))
             s = nxt
         # Lane 0 is never added: flush and canonicalize it here like any fp32 result.
         first = fp32_fields(s[0])
         s[0] = Mux(is_nan(first), FP32_CANONICAL_NAN,
                    Mux(is_zero(first), Cat(Const(0, 31), s[0][31]), s[0]))
-        cumsum = [pipeline_delay(m, en, s[k], depth - self.reduction_latency,
-                                 name=f"cumsum{k}") for k in range(width)]
+        return [pipeline_delay(m, en, s[k], depth - self.reduction_latency,
+                               name=f"cumsum{k}") for k in range(width)]
+
+    def elaborate(self, platform):
+        m = Module()
+        width, en = self._width, self.en
+        depth = self.latency - 1
+        params, units = self._params, self._units
+
+        lanes = []
+        for k in range(width):
+            lane = self._place(m, f"lane{k}", "lane", lambda: VectorLane(params, units=units))
+            m.d.comb += [lane.en.eq(en), lane.op.eq(self.op), lane.a.eq(self.a[k]),
+                         lane.b.eq(self.b[k])]
+            lanes.append(pipeline_delay(m, en, lane.o, depth - self.lane_latency,
+                                        name=f"lane{k}_result"))
+        build = {"rowsum": self._rowsum, "rowmax": self._rowmax, "cumsum": self._cumsum}
+        results = {name: build[name](m, depth) for name in self._reductions}
 
         op = pipeline_delay(m, en, self.op, depth, name="op")
         with m.If(en):
             with m.Switch(op):
-                with m.Case(VectorOp.ROWSUM):
-                    m.d.sync += [self.o[k].eq(rowsum) for k in range(width)]
-                with m.Case(VectorOp.ROWMAX):
-                    m.d.sync += [self.o[k].eq(rowmax) for k in range(width)]
-                with m.Case(VectorOp.CUMSUM):
-                    m.d.sync += [self.o[k].eq(cumsum[k]) for k in range(width)]
+                for name, value in results.items():
+                    with m.Case(VectorOp[name.upper()]):
+                        if name == "cumsum":
+                            m.d.sync += [self.o[k].eq(value[k]) for k in range(width)]
+                        else:
+                            m.d.sync += [self.o[k].eq(value) for k in range(width)]
                 with m.Default():
                     m.d.sync += [self.o[k].eq(lanes[k]) for k in range(width)]
         return m
@@ -175,6 +200,6 @@ class VectorUnit(StreamPipeline):
     results; one vector per cycle, op chosen per vector; handshake of
     :class:`~hybridgen.rtl.arith.pipeline.StreamPipeline`. See :class:`VectorDatapath`."""
 
-    def __init__(self, *, width, params=None, library=None):
-        super().__init__(VectorDatapath(width=width, params=params, library=library),
+    def __init__(self, *, width, params=None, library=None, ops=None):
+        super().__init__(VectorDatapath(width=width, params=params, library=library, ops=ops),
                          in_layout=vector_operands(width))

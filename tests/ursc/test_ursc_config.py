@@ -55,6 +55,7 @@ def test_tiny_top_exposes_every_engine_stream():
         for u in range(count):
             assert {f"{engine}_i__{u}__valid", f"{engine}_o__{u}__ready",
                     f"{engine}_busy__{u}"} <= names
+    assert "mode" in names  # the default build is modes = "both" (tests/ursc/test_ursc_modes.py)
     # the DPU, the RVPE unit and the UpE unit are each converted once
     modules = design.sidecar["modules"]
     assert {"ursc_tiny__dpu_m4", "ursc_tiny__dpe_2x2x4", "ursc_tiny__rvpe_unit_w8",

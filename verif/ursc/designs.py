@@ -23,13 +23,17 @@ COMPONENTS = ("dpe_upe", "rvpe")
 
 class DpeUpe(wiring.Component):
     """Test top: one :class:`~hybridgen.rtl.ursc.dpe.Dpe` (as DPE0) and the
-    :class:`~hybridgen.rtl.ursc.upe.Upe`, ports as on the datapath top."""
+    :class:`~hybridgen.rtl.ursc.upe.Upe`, ports as on the datapath top (a "both" build's
+    ``mode`` input drives the UpE's; the top calls it ``mode``)."""
 
     def __init__(self, *, dpe, upe):
         self._dpe, self._upe = dpe, upe
         members = {**{f"dpe_{name}": member.array(1)
                       for name, member in dpe.signature.members.items()},
-                   **{f"upe_{name}": member for name, member in upe.signature.members.items()}}
+                   **{f"upe_{name}": member for name, member in upe.signature.members.items()
+                      if name != "mode"}}
+        if "mode" in upe.signature.members:
+            members["mode"] = upe.signature.members["mode"]
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -43,27 +47,31 @@ class DpeUpe(wiring.Component):
             wiring.connect(m, wiring.flipped(self.upe_i[u]), upe.i[u])
             wiring.connect(m, upe.o[u], wiring.flipped(self.upe_o[u]))
             m.d.comb += self.upe_busy[u].eq(upe.busy[u])
+        if "mode" in self.signature.members:
+            m.d.comb += upe.mode.eq(self.mode)
         return m
 
 
-def component_design(preset, component):
-    """The :class:`~hybridgen.gen.elaborate.Design` of one engine of ``preset``."""
+def component_design(preset, component, overrides=()):
+    """The :class:`~hybridgen.gen.elaborate.Design` of one engine of ``preset`` with ``--set``
+    ``overrides`` (e.g. ``("modes=ssd",)``: the engine as that mode builds it)."""
     from hybridgen.rtl.ursc.dpe import Dpe
     from hybridgen.rtl.ursc.rvpe import RvpeUnit
     from hybridgen.rtl.ursc.upe import Upe
     if component not in COMPONENTS:
         raise ValueError(f"component must be one of {', '.join(COMPONENTS)}, not {component!r}")
-    found, config = resolve(preset)
-    top = f"{default_top_name(preset)}_{component}"
+    found, config = resolve(preset, tuple(overrides))
+    top = f"{default_top_name(preset, tuple(overrides))}_{component}"
     library = ModuleLibrary(top)
     p = config.datapath_params()
     if component == "rvpe":
-        engine = RvpeUnit(width=p["vector_width"], params=p["params"], library=library)
+        engine = RvpeUnit(width=p["vector_width"], params=p["params"], library=library,
+                          modes=p["modes"])
     else:
         engine = DpeUpe(dpe=Dpe(lanes=p["lanes"], dpus=p["dpus"], mults=p["mults"],
                                 library=library),
                         upe=Upe(units=p["update_units"], width=p["update_width"],
-                                library=library))
+                                library=library, modes=p["modes"]))
     return design_from_component(engine, top, library=library, config=config,
                                  info={"preset": found.name, "block": found.block,
                                        "component": component})

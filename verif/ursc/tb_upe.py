@@ -8,6 +8,10 @@ rows compose :mod:`hybridgen.golden.numerics` in the UpE's order (module docstri
 ``fp32_to_bf16(fp32_mul(s, x)) << 16``. Bit-exact; the harness fails on a missing or extra
 beat; every unit's ``busy`` cycles equal its accepted beats. Ports ``upe_i__<u>``,
 ``upe_o__<u>``, ``upe_busy__<u>`` as on the datapath top.
+
+Modes (:mod:`hybridgen.rtl.ursc.modes`): the ops are drawn from all three; an op the running
+mode does not build (the build's mode; on a "both" build ``$UPE_MODE``, default attention,
+driven on ``mode``) is expected as ``MULADD``.
 """
 
 import os
@@ -18,6 +22,7 @@ import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hybridgen.golden import numerics
+from hybridgen.rtl.ursc.modes import UrscMode, upe_ops
 from hybridgen.verif.stream import StreamHarness, load_design
 from hybridgen.verif.ursc.designs import fields_of, pack_lanes, unpack_lanes
 from hybridgen.verif.vector.operands import fp32_random
@@ -25,8 +30,11 @@ from hybridgen.verif.vector.operands import fp32_random
 MULADD, MUL, MUL_BF16 = 0, 1, 2
 
 
-def expected(ops, s, x, y):
-    """UpE results [R, W] for per-row ops, scalars ``s`` [R] and rows ``x``, ``y`` [R, W]."""
+def expected(ops, s, x, y, built=("MULADD", "MUL", "MUL_BF16")):
+    """UpE results [R, W] for per-row ops, scalars ``s`` [R] and rows ``x``, ``y`` [R, W];
+    an op not in ``built`` (names) is a ``MULADD``."""
+    codes = {"MULADD": MULADD, "MUL": MUL, "MUL_BF16": MUL_BF16}
+    ops = np.where(np.isin(ops, [codes[name] for name in built]), ops, MULADD)
     product = numerics.fp32_mul(s[:, None], x)
     out = numerics.fp32_add(product, y)
     out = np.where((ops == MUL)[:, None], product, out)
@@ -61,6 +69,12 @@ async def random(dut):
     units, width = config["update_units"], config["update_width"]
     rows = int(os.environ.get("UPE_ROWS", "300"))
     rng = np.random.default_rng(cocotb.RANDOM_SEED)
+    modes = config.get("modes", "both")
+    mode = os.environ.get("UPE_MODE", "attention") if modes == "both" else modes
+    if modes == "both":
+        dut.mode.value = UrscMode[mode.upper()].value
+    built = upe_ops(mode)
+    dut._log.info("build modes=%s, running mode %s: ops %s", modes, mode, ", ".join(built))
     fields = fields_of(design, "upe_i__0__payload")
     harness = StreamHarness(dut, rng)
     sources = [harness.source(f"upe_i__{u}", stall=0.3) for u in range(units)]
@@ -75,7 +89,7 @@ async def random(dut):
         source.send([int(op) | (int(si) << fields["s"]["offset"]) | (xi << fields["x"]["offset"])
                      | (yi << fields["y"]["offset"])
                      for op, si, xi, yi in zip(ops, s, pack_lanes(x, 32), pack_lanes(y, 32))])
-        want.append((ops, s, x, expected(ops, s, x, y)))
+        want.append((ops, s, x, expected(ops, s, x, y, built)))
     latency = design["derived"]["upe_latency"]
     await harness.collect({sink: rows for sink in sinks}, latency=latency,
                           timeout_cycles=5 * rows + 4 * latency + 100)
