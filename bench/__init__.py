@@ -26,9 +26,10 @@ from .kvcodec import KvCodecKernel
 from .vector import SfuKernel, VectorKernel
 from .gemv import GemvKernel
 from .ssm_step import SsmStepKernel
+from .attention import AttentionKernel
 
 KERNELS = {kernel.name: kernel for kernel in (MacKernel(), GemmKernel(), SfuKernel(), VectorKernel(),
                                               KvCodecKernel(), GemvKernel(),
-                                              SsmStepKernel())}
+                                              SsmStepKernel(), AttentionKernel())}
 
 __all__ = ["KERNELS", "Kernel", "run_bench"]

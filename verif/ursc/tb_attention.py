@@ -152,8 +152,8 @@ async def run_shapes(dut):
 async def errors(dut):
     bench = await CoreBench.started(dut, stall=0.3, axi_stall=0.0, read_latency=0)
     rng = bench.rng
-    q, k, v = random_qkv(rng, 1, 3, 5, 2, 1, 32)
-    good = AttentionJob(q, k, v, causal=True, block_q=2, block_k=4)
+    q, k, v = random_qkv(rng, 1, 2, 5, 1, 1, 32)
+    good = AttentionJob(q, k, v, causal=True, block_q=2, block_k=8)
     good.place(rng, 0x100)
     good.load(bench.memory)
     inf = 0x7F800000
@@ -167,7 +167,7 @@ async def errors(dut):
     config = resolve(bench.design["preset"])[1]
     jobs = []
     for extra, _ in cases.values():
-        job = AttentionJob(q, k, v, causal=True, block_q=2, block_k=4, extra=extra)
+        job = AttentionJob(q, k, v, causal=True, block_q=2, block_k=8, extra=extra)
         job.q_addr, job.k_addr, job.v_addr, job.o_addr = (good.q_addr, good.k_addr,
                                                           good.v_addr, good.o_addr)
         jobs.append(job)
@@ -188,7 +188,7 @@ async def bench(dut):
     rng = np.random.default_rng(cocotb.RANDOM_SEED)
     with np.load(os.environ["HYBRIDGEN_BENCH_INPUTS"]) as npz:
         q, k, v = npz["q"], npz["k"], npz["v"]
-        params = json.loads(str(npz["params"]))
+    params = json.loads(os.environ["ATTENTION_PARAMS"])
     job = AttentionJob(q, k, v, causal=params["causal"], scale=params["scale"],
                        block_q=params["block_q"], block_k=params["block_k"])
     end = job.place(rng, 0x1000, dense=True)
@@ -204,4 +204,5 @@ async def bench(dut):
     measured = {**record, "tb_cycles": bench_.measured_cycles(0), "guard_ok": bool(guard_ok),
                 "read_latency": latency, "bus_bytes_read": bench_.memory.bytes_read,
                 "bus_bytes_written": bench_.memory.bytes_written}
+    measured["counter_cycles"], measured["cycles"] = record["cycles"], measured["tb_cycles"]
     np.savez(os.environ["HYBRIDGEN_BENCH_OUTPUTS"], o=o, measured=np.array(json.dumps(measured)))
