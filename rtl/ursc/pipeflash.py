@@ -6,7 +6,8 @@ Simple schedule (correctness first: one step at a time, nothing overlapped), per
 
 1. a new q-block (``j0 = 0``, ``t0 = 0``): load its Q rows (:class:`~.loader.Loader`);
    a new key block (``t0 = 0``): load K_j, then V_j;
-2. m and l of the row tile: -inf and +0 on ``first``, else from UMEM word ``t``;
+2. m and l of the row tile: -inf and +0 on ``first``, else from UMEM word ``t`` (written back
+   after every item, visited or skipped);
 3. if ``visible``: DPE0 computes the ``ceil(visible / dpus)`` S tiles (:class:`~.feeds.SFeed`)
    into VMEM (:class:`SCollect`); the RVPE runs the softmax passes (:class:`~.softmax.Softmax`);
    DPE1 computes the ``ceil(d / dpus)`` P V tiles over ``ceil(visible / mults)`` chunks
@@ -171,7 +172,7 @@ class PipeFlash(wiring.Component):
         m.d.comb += [self.q_base.eq(trow * self.dchunks), self.o_base.eq(trow * self.ctiles),
                      self.row_stride.eq(f["q_stride"]), self.u_r.addr.eq(trow),
                      self.u_w.addr.eq(trow),
-                     self.u_w.data[0].eq(Cat(self.m_new.as_value(), self.l_new.as_value())),
+                     self.u_w.data[0].eq(Cat(self.m_old.as_value(), self.l_old.as_value())),
                      self.s_job.payload.tiles.eq(f["s_tiles"]),
                      self.s_job.payload.chunks.eq(self.dchunks),
                      self.pv_job.payload.tiles.eq(self.ctiles),
@@ -194,10 +195,8 @@ class PipeFlash(wiring.Component):
         def after_state():
             with m.If(it.visible != 0):
                 m.next = "S_JOB"
-            with m.Elif(it.last):
-                m.next = "RECIP"
             with m.Else():
-                m.next = "NEXT"
+                m.next = "SAVE"
 
         with m.FSM(name="pipeflash"):
             with m.State("IDLE"):
@@ -257,10 +256,12 @@ class PipeFlash(wiring.Component):
             with m.State("PV_WAIT"):
                 m.d.comb += self.phase.eq(Phase.PV)
                 with m.If(~self.up_busy):
-                    m.d.comb += self.u_w.en[0].eq(1)
                     m.d.sync += [self.m_old.eq(self.m_new), self.l_old.eq(self.l_new)]
-                    m.next = "CHECK_LAST"
-            with m.State("CHECK_LAST"):
+                    m.next = "SAVE"
+            with m.State("SAVE"):
+                # m and l of the row tile to UMEM, also when the tile skipped the block (the
+                # first block's -inf and +0 must be there for the next block)
+                m.d.comb += self.u_w.en[0].eq(1)
                 with m.If(it.last):
                     m.next = "RECIP"
                 with m.Else():

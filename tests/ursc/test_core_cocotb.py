@@ -3,9 +3,11 @@
 random latency and stalls on every channel, guards around O, counters against the testbench's
 count, error codes of bad descriptors.
 
-Icarus simulates the core at about 100 cycles per second (every engine's pipelines are clocked
-each cycle), so on Icarus ``shapes`` runs one kernel (sq = 1 decode, d = 96, causal) and every
-shape class runs on Verilator; ``ATTENTION_SHAPES`` (indices into ``SHAPES``) selects them."""
+Budget: Icarus simulates the core at about 100 cycles per second (every engine's pipelines are
+clocked each cycle) and Verilator needs about 6 minutes to build it (the RVPE lanes, as for
+the RVPE test of test_ursc_cocotb.py), so the regular run has Icarus with one kernel (sq = 1
+decode, d = 96, causal, GQA none) and the error codes; every shape class runs in ``slow``, on
+both simulators. ``ATTENTION_SHAPES`` (indices into ``tb_attention.SHAPES``) selects them."""
 
 import pytest
 
@@ -14,8 +16,8 @@ from hybridgen.verif import runner
 from hybridgen.verif.ursc.tb_attention import SHAPES
 
 _DESIGN = {}
-#: Shapes each simulator runs (indices into tb_attention.SHAPES).
-SHAPES_BY_SIM = {"icarus": "2", "verilator": ",".join(str(i) for i in range(len(SHAPES)))}
+ALL_SHAPES = ",".join(str(i) for i in range(len(SHAPES)))
+_SLOW_ON_VERILATOR = ["icarus", pytest.param("verilator", marks=pytest.mark.slow)]
 
 
 def _build(sim):
@@ -24,18 +26,19 @@ def _build(sim):
     return runner.build(_DESIGN["tiny"], sim)
 
 
-def test_attention_shapes(sim):
+@pytest.mark.parametrize("sim", _SLOW_ON_VERILATOR)
+def test_attention_decode_kernel(sim):
     runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="shapes",
-               env={"ATTENTION_SHAPES": SHAPES_BY_SIM[sim]}, name="ursc-attention")
+               env={"ATTENTION_SHAPES": "2"}, name="ursc-attention")
 
 
 @pytest.mark.slow
-@pytest.mark.sims("icarus")
-def test_attention_shapes_icarus_all(sim):
+def test_attention_every_shape_class(sim):
     runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="shapes",
-               env={"ATTENTION_SHAPES": SHAPES_BY_SIM["verilator"]}, name="ursc-attention")
+               env={"ATTENTION_SHAPES": ALL_SHAPES}, name="ursc-attention-all")
 
 
+@pytest.mark.parametrize("sim", _SLOW_ON_VERILATOR)
 def test_attention_errors(sim):
     runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="errors",
                name="ursc-attention-errors")

@@ -85,10 +85,11 @@ class AttentionJob:
         memory.write(self.o_addr - _GUARD_BYTES, bytes([GUARD]) * (self.o_bytes + 2 * _GUARD_BYTES))
 
     def fields(self):
-        return dict(q_addr=self.q_addr, k_addr=self.k_addr, v_addr=self.v_addr,
-                    o_addr=self.o_addr, **self.shape, block_q=self.block_q,
-                    block_k=self.block_k, causal=int(self.causal), scale=self.scale,
-                    **self.extra)
+        """Descriptor fields (``extra`` overrides them: the bad descriptors of the tests)."""
+        return {**dict(q_addr=self.q_addr, k_addr=self.k_addr, v_addr=self.v_addr,
+                       o_addr=self.o_addr, **self.shape, block_q=self.block_q,
+                       block_k=self.block_k, causal=int(self.causal), scale=self.scale),
+                **self.extra}
 
     def descriptor(self, fields):
         """The descriptor payload integer (``fields`` from the sidecar's ``desc__payload``;

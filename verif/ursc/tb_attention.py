@@ -120,6 +120,7 @@ SHAPES = [
     (1, 3, 4, 8, 2, 64, False, 4, 4),      # GQA 8:2
     (2, 7, 3, 1, 1, 64, True, 4, 4),       # sq > sk causal: rows that see no key; b = 2
     (1, 4, 7, 2, 1, 96, False, 3, 5),      # d = 96, GQA 2:1, several q-blocks
+    (1, 9, 6, 1, 1, 64, True, 8, 2),       # a row tile that skips every block it visits
 ]
 
 
