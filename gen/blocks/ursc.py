@@ -84,18 +84,6 @@ class UrscConfig(Config):
         if self.vmem_kib * 8192 < 2 * vector:
             raise ConfigError("vmem_kib", f"must hold two vectors of every RVPE unit "
                                           f"({2 * vector} bits), not {self.vmem_kib} KiB")
-        # the PipeFlash core's banking (rtl/ursc/memories.py, CoreGeometry)
-        for multiple in ("dpe_mults", "dpe_dpus"):
-            if self.vector_width % getattr(self, multiple):
-                raise ConfigError("vector_width", f"must be a multiple of {multiple} "
-                                                  f"({getattr(self, multiple)}), not "
-                                                  f"{self.vector_width}")
-        if self.dpe_lanes > self.vector_width:
-            raise ConfigError("dpe_lanes", f"must be at most vector_width "
-                                           f"({self.vector_width}), not {self.dpe_lanes}")
-        if self.update_width < self.dpe_dpus:
-            raise ConfigError("update_width", f"must be at least dpe_dpus ({self.dpe_dpus}), "
-                                              f"not {self.update_width}")
         row = self.update_units * self.update_width * 32
         if self.umem_kib * 8192 < 2 * row:
             raise ConfigError("umem_kib", f"must hold two rows of every UpE unit "
@@ -157,7 +145,23 @@ class UrscConfig(Config):
                 "completion": register_map(completion_layout(status_layout(), AttentionError),
                                            COMPLETION_DOCS)}
 
+    def check_core(self):
+        """The PipeFlash core's banking limits (rtl/ursc/memories.py, ``CoreGeometry``), checked
+        when the core is built (after every override is applied)."""
+        for multiple in ("dpe_mults", "dpe_dpus"):
+            if self.vector_width % getattr(self, multiple):
+                raise ConfigError("vector_width", f"must be a multiple of {multiple} "
+                                                  f"({getattr(self, multiple)}), not "
+                                                  f"{self.vector_width}")
+        if self.dpe_lanes > self.vector_width:
+            raise ConfigError("dpe_lanes", f"must be at most vector_width "
+                                           f"({self.vector_width}), not {self.dpe_lanes}")
+        if self.update_width < self.dpe_dpus:
+            raise ConfigError("update_width", f"must be at least dpe_dpus ({self.dpe_dpus}), "
+                                              f"not {self.update_width}")
+
     def build(self, library):
         """The top-level component: :class:`hybridgen.rtl.ursc.core.UrscCore`."""
         from hybridgen.rtl.ursc.core import UrscCore
+        self.check_core()
         return UrscCore(self, library=library)

@@ -121,6 +121,7 @@ SHAPES = [
     (2, 7, 3, 1, 1, 64, True, 4, 4),       # sq > sk causal: rows that see no key; b = 2
     (1, 4, 7, 2, 1, 96, False, 3, 5),      # d = 96, GQA 2:1, several q-blocks
     (1, 9, 6, 1, 1, 64, True, 8, 2),       # a row tile that skips every block it visits
+    (1, 1, 9, 1, 1, 96, True, 1, 5),       # the short kernel of the Icarus regression
 ]
 
 
