@@ -42,3 +42,9 @@ def test_attention_every_shape_class(sim):
 def test_attention_errors(sim):
     runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="errors",
                name="ursc-attention-errors")
+
+
+@pytest.mark.slow
+def test_attention_reset_mid_kernel(sim):
+    runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="reset",
+               name="ursc-attention-reset")

@@ -12,7 +12,7 @@ write response), the stall classes adding up to the cycles.
 Tests: ``shapes`` (d = 64 and 96, MHA, GQA 4:1 and 8:2, causal and not, sq < sk, sq > sk with
 rows that see no key, sq = 1, blocks not dividing the lengths; back to back), ``errors`` (bad
 descriptors complete with their code and move nothing; a good kernel after them is correct),
-``bench`` (``hybridgen bench attention``: inputs from ``$HYBRIDGEN_BENCH_INPUTS``, no stalls,
+``reset`` (reset in the middle of a kernel, then a correct kernel), ``bench`` (``hybridgen bench attention``: inputs from ``$HYBRIDGEN_BENCH_INPUTS``, no stalls,
 fixed read latency ``$ATTENTION_READ_LATENCY``).
 """
 
@@ -181,6 +181,36 @@ async def errors(dut):
         assert record["write_bytes"] == 0 and record["read_bytes"] == 0, \
             f"{name}: a rejected descriptor moved data"
     check_job(bench, good, records[-1], index=len(cases))
+
+
+@cocotb.test()
+async def reset(dut):
+    """Reset in the middle of a kernel; the next kernel is correct (and counted from 0)."""
+    bench = await CoreBench.started(dut, stall=0.1, axi_stall=0.1, read_latency=3)
+    rng = bench.rng
+    q, k, v = random_qkv(rng, 1, 6, 12, 2, 1, 64)
+    first = AttentionJob(q, k, v, causal=False, block_q=4, block_k=8)
+    end = first.place(rng, 0x40)
+    first.load(bench.memory)
+    bench.desc.send([first.descriptor(bench.desc_fields)])
+    cut = int(rng.integers(30, 600))
+    await bench.harness.wait_until(lambda: bool(bench.desc.accepted), timeout_cycles=1000)
+    for _ in range(cut):
+        await RisingEdge(dut.clk)
+    dut._log.info("seed %d: reset %d cycles into the kernel", cocotb.RANDOM_SEED, cut)
+    dut.rst.value = 1
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    assert not bench.done.beats, "the interrupted kernel completed before the reset"
+    q, k, v = random_qkv(rng, 1, 2, 7, 1, 1, 32)
+    second = AttentionJob(q, k, v, causal=True, block_q=2, block_k=4)
+    second.place(rng, end + 0x100)
+    second.load(bench.memory)
+    bench.desc.accepted.clear()
+    bench.write_responses.clear()
+    records = await bench.run([second], timeout_cycles=200_000)
+    check_job(bench, second, records[0], index=0)
 
 
 @cocotb.test()
