@@ -26,10 +26,12 @@ from .kvcodec import KvCodecKernel
 from .vector import SfuKernel, VectorKernel
 from .gemv import GemvKernel
 from .ssm_step import SsmStepKernel
+from .attention import AttentionKernel
 from .decode_attn import DecodeAttnKernel
 
 KERNELS = {kernel.name: kernel for kernel in (MacKernel(), GemmKernel(), SfuKernel(), VectorKernel(),
                                               KvCodecKernel(), GemvKernel(),
-                                              SsmStepKernel(), DecodeAttnKernel())}
+                                              SsmStepKernel(), DecodeAttnKernel(),
+                                              AttentionKernel())}
 
 __all__ = ["KERNELS", "Kernel", "run_bench"]

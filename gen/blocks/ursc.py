@@ -4,9 +4,28 @@ from dataclasses import dataclass
 
 from ..config import Config, group, param
 from ..errors import ConfigError
+from ..regmap import register_map
 from .vector import SfuConfig
 
 __all__ = ["UrscConfig"]
+
+DESCRIPTOR_DOCS = {
+    "q_addr": "byte address of Q [b, sq, hq, d] bf16", "k_addr": "byte address of K [b, sk, hkv, d]",
+    "v_addr": "byte address of V [b, sk, hkv, d]", "o_addr": "byte address of O [b, sq, hq, d]",
+    "b": "batch", "sq": "query length", "sk": "key length", "hq": "query heads",
+    "hkv": "kv heads (divides hq)", "d": "head dimension 16..256", "block_q": "query rows per block",
+    "block_k": "keys per block", "causal": "bottom-right causal mask", "scale": "fp32 bits of the scale",
+}
+COMPLETION_DOCS = {
+    "cycles": "descriptor taken to finish", "dpe0_busy": "beats DPE0 took",
+    "dpe1_busy": "beats DPE1 took", "rvpe_busy": "beats RVPE unit 0 took",
+    "upe_busy": "beats UpE unit 0 took", "dpe_cycles": "cycles a DPE took a beat",
+    "stall_load": "no DPE beat: waiting for a block load",
+    "stall_dpe": "no DPE beat: DPE pipeline latency", "stall_softmax": "no DPE beat: softmax",
+    "stall_update": "no DPE beat: O update", "stall_store": "no DPE beat: output store",
+    "stall_control": "no DPE beat: controller steps", "read_bytes": "bytes read",
+    "write_bytes": "bytes written", "error": "AttentionError flags, 0 = done",
+}
 
 
 @dataclass(frozen=True)
@@ -16,13 +35,13 @@ class UrscConfig(Config):
     lanes, an UpE of ``update_units`` units of ``update_width`` lanes, and the memory sizes of
     the core (global buffer, per-DPE operand memories, VMEM, UMEM).
 
-    ``build()`` returns :class:`hybridgen.rtl.ursc.datapath.UrscDatapath`: the four engines with
-    their streams as top-level ports and no controller yet (so no memories, DMA or descriptor
-    intake; the memory sizes are validated and reported, not built). The controller that runs
-    whole kernels comes later and will replace this top.
+    ``build()`` returns :class:`hybridgen.rtl.ursc.core.UrscCore`: the engines with the
+    PipeFlash attention controller, the on-chip memories sized here, the AXI4 master port
+    through the shared DMA, descriptor intake and counters (``register_maps`` describes the
+    descriptor and completion words). The SSD dataflow is not in the core yet.
 
     ``modes`` selects the RVPE and UpE logic built (:mod:`hybridgen.rtl.ursc.modes`); a "both"
-    build has a ``mode`` input, and ``rvpe_latency`` is that of the units built.
+    build's datapath has a ``mode`` input, and ``rvpe_latency`` is that of the units built.
     """
 
     block = "ursc"
@@ -122,8 +141,33 @@ class UrscConfig(Config):
                     update_units=self.update_units, update_width=self.update_width,
                     params=self.sfu.params(), modes=self.modes)
 
+    def register_maps(self):
+        """The host interface: the attention descriptor (in) and the completion record (out),
+        as 32-bit word maps (:mod:`hybridgen.gen.regmap`)."""
+        from hybridgen.rtl.ursc.attention_desc import AttentionError, attention_descriptor
+        from hybridgen.rtl.ctrl.descriptor import completion_layout
+        from hybridgen.rtl.ursc.core import status_layout
+        return {"descriptor": register_map(attention_descriptor(), DESCRIPTOR_DOCS),
+                "completion": register_map(completion_layout(status_layout(), AttentionError),
+                                           COMPLETION_DOCS)}
+
+    def check_core(self):
+        """The PipeFlash core's banking limits (rtl/ursc/memories.py, ``CoreGeometry``), checked
+        when the core is built (after every override is applied)."""
+        for multiple in ("dpe_mults", "dpe_dpus"):
+            if self.vector_width % getattr(self, multiple):
+                raise ConfigError("vector_width", f"must be a multiple of {multiple} "
+                                                  f"({getattr(self, multiple)}), not "
+                                                  f"{self.vector_width}")
+        if self.dpe_lanes > self.vector_width:
+            raise ConfigError("dpe_lanes", f"must be at most vector_width "
+                                           f"({self.vector_width}), not {self.dpe_lanes}")
+        if self.update_width < self.dpe_dpus:
+            raise ConfigError("update_width", f"must be at least dpe_dpus ({self.dpe_dpus}), "
+                                              f"not {self.update_width}")
+
     def build(self, library):
-        """The top-level component, for now :class:`hybridgen.rtl.ursc.datapath.UrscDatapath`
-        (engines with stream ports, no controller): see the class docstring."""
-        from hybridgen.rtl.ursc.datapath import UrscDatapath
-        return UrscDatapath(**self.datapath_params(), library=library)
+        """The top-level component: :class:`hybridgen.rtl.ursc.core.UrscCore`."""
+        from hybridgen.rtl.ursc.core import UrscCore
+        self.check_core()
+        return UrscCore(self, library=library)

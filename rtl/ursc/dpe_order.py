@@ -168,8 +168,9 @@ class DpeOrder(wiring.Component):
         m.d.comb += [self.beat.valid.eq(active), beat.chunk.eq(chunk),
                      beat.first.eq(~real | (chunk == 0)), beat.last.eq(real & chunk_last),
                      beat.filler.eq(~real), beat.end.eq(real & final & chunk_last)]
-        with m.If(real):
-            m.d.comb += [beat.tile.eq(tile), beat.job.eq(par)]
+        # a Mux, not m.If: a conditional driver makes Yosys emit the payload's other fields as
+        # `always @*` blocks that Icarus never wakes while their registers keep the reset value
+        m.d.comb += [beat.tile.eq(Mux(real, tile, 0)), beat.job.eq(real & par)]
         accept = self.beat.valid & self.beat.ready
         with m.If(accept):
             with m.If(~slot_last):

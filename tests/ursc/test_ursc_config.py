@@ -48,18 +48,28 @@ def test_bad_config_is_a_one_line_error(tmp_path, sets, field):
     assert not any(tmp_path.iterdir())  # no half-written output
 
 
-def test_tiny_top_exposes_every_engine_stream():
+def test_tiny_top_is_the_core_with_register_maps(tmp_path):
     design = generate("ursc-tiny")
     names = {port["name"] for port in design.sidecar["ports"]}
-    for engine, count in (("dpe", 2), ("rvpe", 2), ("upe", 2)):
-        for u in range(count):
-            assert {f"{engine}_i__{u}__valid", f"{engine}_o__{u}__ready",
-                    f"{engine}_busy__{u}"} <= names
-    assert "mode" in names  # the default build is modes = "both" (tests/ursc/test_ursc_modes.py)
+    assert {"desc__valid", "desc__payload", "done__valid", "done__payload", "m_axi__araddr",
+            "m_axi__wdata", "m_axi__bvalid"} <= names
     # the DPU, the RVPE unit and the UpE unit are each converted once
     modules = design.sidecar["modules"]
     assert {"ursc_tiny__dpu_m4", "ursc_tiny__dpe_2x2x4", "ursc_tiny__rvpe_unit_w8",
             "ursc_tiny__upe_unit_w4"} <= set(modules)
+    maps = design.sidecar["register_maps"]
+    fields = {f["name"]: f for f in maps["descriptor"]["fields"]}
+    assert fields["q_addr"]["width"] == 64 and fields["scale"]["width"] == 32
+    assert {"cycles", "dpe0_busy", "stall_load", "read_bytes", "error"} <= \
+        {f["name"] for f in maps["completion"]["fields"]}
+
+
+@pytest.mark.parametrize("sets, field", [(("vector_width=2",), "vector_width"),
+                                         (("update_width=1",), "update_width")])
+def test_core_banking_limits_are_one_line_errors(tmp_path, sets, field):
+    result = _generate(tmp_path, *sets)
+    assert result.returncode == 2, result.stderr
+    assert f"error: {field}:" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_mode_programs_use_rvpe_ops():

@@ -1,0 +1,50 @@
+"""cocotb regressions of the URSC core running PipeFlash attention on ursc-tiny
+(:mod:`hybridgen.verif.ursc.tb_attention`): bit-exact against golden/ursc.py, AXI memory with
+random latency and stalls on every channel, guards around O, counters against the testbench's
+count, error codes of bad descriptors.
+
+Budget: Icarus simulates the core at about 100 cycles per second (every engine's pipelines are
+clocked each cycle) and Verilator needs about 6 minutes to build it (the RVPE lanes, as for
+the RVPE test of test_ursc_cocotb.py), so the regular run has Icarus with one short kernel (sq = 1
+decode over two key blocks, d = 96, causal: about 20 s) and the error codes; every shape class runs in ``slow``, on
+both simulators. ``ATTENTION_SHAPES`` (indices into ``tb_attention.SHAPES``) selects them."""
+
+import pytest
+
+from hybridgen.gen.elaborate import generate
+from hybridgen.verif import runner
+from hybridgen.verif.ursc.tb_attention import SHAPES
+
+_DESIGN = {}
+ALL_SHAPES = ",".join(str(i) for i in range(len(SHAPES)))
+_SLOW_ON_VERILATOR = ["icarus", pytest.param("verilator", marks=pytest.mark.slow)]
+
+
+def _build(sim):
+    if "tiny" not in _DESIGN:
+        _DESIGN["tiny"] = generate("ursc-tiny")
+    return runner.build(_DESIGN["tiny"], sim)
+
+
+@pytest.mark.parametrize("sim", _SLOW_ON_VERILATOR)
+def test_attention_decode_kernel(sim):
+    runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="shapes",
+               env={"ATTENTION_SHAPES": str(len(SHAPES) - 1)}, name="ursc-attention")
+
+
+@pytest.mark.slow
+def test_attention_every_shape_class(sim):
+    runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="shapes",
+               env={"ATTENTION_SHAPES": ALL_SHAPES}, name="ursc-attention-all")
+
+
+@pytest.mark.parametrize("sim", _SLOW_ON_VERILATOR)
+def test_attention_errors(sim):
+    runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="errors",
+               name="ursc-attention-errors")
+
+
+@pytest.mark.slow
+def test_attention_reset_mid_kernel(sim):
+    runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="reset",
+               name="ursc-attention-reset")
