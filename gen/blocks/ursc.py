@@ -51,11 +51,16 @@ class UrscConfig(Config):
     #: wins; the UpE's adder is its own leaf, ``upe_fp32_add_l3``, so no leaf is shared by two
     #: engines). DPE0 and DPE1 are two instances of one module (each is half the group); the
     #: RVPE's ``fp32_add`` / ``fp32_minmax`` leaves are its reduction trees and carry (the
-    #: DPE's adder is ``fp32_add_l3``, claimed first). ``control`` is the rest: today only the
-    #: datapath top's own logic (no controller yet); SRAM macros are the flow's own group.
+    #: DPE's adder is ``fp32_add_l3``, claimed first). ``memories`` is the logic around the
+    #: SRAM macros (banking, read selects; the macros are the flow's own group), ``DMA`` the
+    #: shared ReadDma / WriteDma and the loader that issues their requests; ``control`` is the
+    #: rest (descriptor intake, counters, the loop nest, the PipeFlash item controller, the DPE
+    #: feeds, the softmax program and the O update).
     area_groups = {"DPE0 + DPE1": ["__dpe_", "__dpu_", "__bf16_mul_exact", "__fp32_add_l3"],
                    "RVPE": ["__rvpe_", ".rvpe", "__lane", "__fp32_add", "__fp32_minmax"],
                    "UpE": ["__upe_", ".upe", "__fp32_mul", "__fp32_to_bf16"],
+                   "memories": [".memories"],
+                   "DMA": [".reader", ".writer", ".loader"],
                    "control": []}
     derived = ("peak_macs_per_cycle", "dpe_interleave", "dpe_latency", "rvpe_latency",
                "upe_latency", "memory_bits", "dpe_beat_bits")
