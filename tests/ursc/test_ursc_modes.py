@@ -15,7 +15,7 @@ from hybridgen.gen.presets import resolve
 from hybridgen.golden import numerics, ursc
 from hybridgen.rtl.ursc.modes import (MODES, RVPE_USES, UPE_USES, ModeDecode, UrscMode,
                                       rvpe_ops, upe_ops)
-from hybridgen.rtl.ursc.upe import UpeOp
+from hybridgen.rtl.ursc.datapath import UrscDatapath
 from hybridgen.rtl.vector.lane import LANE_UNITS, OP_UNITS, lane_units_of
 from hybridgen.verif import runner
 from hybridgen.verif.ursc.designs import component_design
@@ -174,11 +174,14 @@ def test_each_mode_elaborates_and_omits_the_other_modes_units(netlists):
         assert _leaf(instances, top, unit, "fp32_add") == carry_adders, modes
         assert _leaf(instances, top, unit, "fp32_minmax") == carry_max, modes
         assert _leaf(instances, top, "__upe_unit_w4.datapath", "fp32_to_bf16") == rounders
-        assert instances[f"{top}.rvpe"][f"{top}{unit}"] == 2
+        # the core (UrscCore) places the datapath as its submodule "engines"
+        assert instances[f"{top}.engines.rvpe"][f"{top}{unit}"] == 2
         # the DPEs are the same in every mode
-        assert instances[top][f"{top}__dpe_2x2x4"] == 2
-        ports = {port["name"] for port in sidecar["ports"]}
-        assert ("mode" in ports) == (modes == "both"), modes
+        assert instances[f"{top}.engines"][f"{top}__dpe_2x2x4"] == 2
+        # only a "both" datapath has the run-time mode input (the core drives it)
+        config = resolve("ursc-tiny", (f"modes={modes}",))[1]
+        datapath = UrscDatapath(**config.datapath_params())
+        assert ("mode" in datapath.signature.members) == (modes == "both"), modes
 
 
 def test_mode_latencies():
