@@ -9,7 +9,7 @@ from hybridgen.golden.decode import gemv
 from hybridgen.rtl.decode.geometry import DecodeGeometry
 from hybridgen.rtl.decode.layouts import Op
 
-__all__ = ["GUARD", "random_bf16", "random_operands", "GemvJob", "geometry_of"]
+__all__ = ["check_rejected", "GUARD", "random_bf16", "random_operands", "GemvJob", "geometry_of"]
 
 #: Byte written around and between every output region (the kernel must not change it).
 GUARD = 0xA5
@@ -18,6 +18,17 @@ GUARD = 0xA5
 def geometry_of(design):
     """The :class:`DecodeGeometry` of a generated design (from its sidecar)."""
     return DecodeGeometry(**design["derived"]["geometry_params"])
+
+
+def check_rejected(records, expected, channels):
+    """The completions of rejected descriptors, in the order sent: ``expected`` is ``{case
+    name: Error}``; each record carries that error code and moved no byte on any channel
+    (records past the cases, e.g. a good job's, are not looked at)."""
+    for (name, code), record in zip(expected.items(), records):
+        assert record["error"] == code.value, f"{name}: error {record['error']}"
+        moved = sum(record[f"read_bytes{c}"] + record[f"write_bytes{c}"]
+                    for c in range(channels))
+        assert moved == 0, f"{name}: a rejected descriptor moved {moved} bytes"
 
 
 def random_bf16(rng, shape, *, zeros=0.05, spread=12):
