@@ -55,9 +55,13 @@ def _generate_and_check(preset, out_dir):
 
 #: Presets whose generation + lint alone would take a large share of a block's test budget
 #: (measured on 2 loaded cores: hlx-core 247 s, duet-decode-package about 4 min, ursc-small 64 s,
-#: decode-attn-tiny 208 s of generation alone): they run in ``make test-slow``; every other
-#: preset, paper-scale ones included, runs here.
-HEAVY_PRESETS = {"hlx-core", "duet-decode-package", "ursc-small", "decode-attn-tiny"}
+#: decode-attn-tiny 208 s of generation alone; with `make test` on 2 loaded cores, 2026-12-04:
+#: decode-small 188 s, spad-decode-core 109 s, duet-prefill-chiplet 85 s,
+#: spad-prefill-lane 63 s): they run in ``make test-slow``. Every other preset - the ones the
+#: regressions simulate and the small paper-scale ones - runs here.
+HEAVY_PRESETS = {"hlx-core", "duet-decode-package", "ursc-small", "decode-attn-tiny",
+                 "decode-small", "spad-decode-core", "duet-prefill-chiplet",
+                 "spad-prefill-lane"}
 
 
 @pytest.mark.parametrize("preset", [

@@ -31,7 +31,10 @@ def _design(name):
     return dma_design(**{**DESIGNS, **ICARUS_ONLY}[name])
 
 
-@pytest.mark.parametrize("name", DESIGNS)
+# Each design is a Verilator build of its own: the 512-bit one (~40 s of CPU) is `slow` there.
+@pytest.mark.parametrize("name, sim", [(name, sim) for name in DESIGNS for sim in runner.SIMULATORS
+                                       if (name, sim) != ("bus512", "verilator")]
+                         + [pytest.param("bus512", "verilator", marks=pytest.mark.slow)])
 def test_dma_traffic(name, sim):
     runner.run(runner.build(_design(name), sim), "hybridgen.verif.mem.tb_dma",
                testcase="traffic", name=f"dma-{name}")

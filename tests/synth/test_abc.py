@@ -63,11 +63,13 @@ def test_time_limit_stops_yosys_and_writes_nothing(tmp_path):
 
 
 def test_log1p_polynomial_synthesizes_without_the_sweep(tmp_path):
-    """Without ``&fraig -x`` the stage takes ~10 s; with it, more than 4 minutes (measured)."""
+    """Without ``&fraig -x`` the stage takes ~10 s; with it, more than 4 minutes (measured). The
+    limit only stops a hang: 60 s failed in a fresh-machine `make test` (2-core load, and the
+    first Yosys run compiling its WebAssembly module)."""
     source = tmp_path / "log1p.v"
     source.write_text(verilog.convert(Log1pStage(), name="log1p_stage", emit_src=False))
     result = synthesize(source, "log1p_stage", tmp_path / "out", abc="nofraig",
-                        time_limit_s=60)
+                        time_limit_s=300)
     assert result["abc"] == "nofraig"
     module = result["modules"]["log1p_stage"]
     assert module["flops"] > 300 and module["area_um2"] > 10_000

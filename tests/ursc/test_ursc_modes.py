@@ -139,7 +139,8 @@ def netlists():
     """``{modes: (top, module names, instances)}`` of ursc-tiny in each mode."""
     out = {}
     for modes in MODES:
-        design = generate("ursc-tiny", (f"modes={modes}",))
+        # "both" is the preset's default: the design test_core_cocotb and test_cli generate
+        design = generate("ursc-tiny", () if modes == "both" else (f"modes={modes}",))
         out[modes] = (design.top, design.verilog, _instances(design.verilog),
                       design.sidecar)
     return out
@@ -205,6 +206,9 @@ def _build(component, modes, sim):
     return runner.build(_DESIGNS[component, modes], sim)
 
 
+# The single-mode engine builds are two more designs per engine (~40 s each on Icarus): `slow`.
+# The netlist test above checks what each mode builds in every run.
+@pytest.mark.slow
 @pytest.mark.parametrize("modes", ["attention", "ssd"])
 def test_rvpe_of_one_mode(modes):
     """tb_rvpe on a single-mode RVPE unit (Icarus): the mode's rows and every elementwise op,
@@ -214,7 +218,8 @@ def test_rvpe_of_one_mode(modes):
                testcase="random", name=f"ursc-rvpe-{modes}")
 
 
-@pytest.mark.parametrize("modes, running", [("attention", None), ("ssd", None),
+@pytest.mark.parametrize("modes, running", [pytest.param("attention", None, marks=pytest.mark.slow),
+                                            pytest.param("ssd", None, marks=pytest.mark.slow),
                                             ("both", "ssd")])
 def test_upe_of_one_mode(modes, running):
     """tb_upe: the mode's ops bit-exact, the others executed as MULADD; on the "both" build

@@ -3,11 +3,15 @@
 contract.
 
 Budget (docs/DEVELOPING.md, "Test budget"): on Verilator every unary op sweeps all 65,536 bf16
-inputs and 10^5 random fp32 inputs through the 16 lanes (4,096 + 6,250 beats per op), one build
-shared by all tests. Icarus simulates this design at only ~20 cycles/s (~360 lane-cycles/s), so on
-Icarus the sweeps run through the single lane on a dense subset - every 64th bf16 pattern from a
-random offset plus 1,000 random fp32 per op - and the 16-lane unit runs a short random-op test with
-stalls (every op and every reduction).
+inputs and 10^5 random fp32 inputs through a 4-lane build of the unit (``vector-small --set
+width=4``, 41,384 beats per op), one build shared by the sweeps, the mixed-op test and the
+``bench vector`` runs. The lanes are the same modules at any width, so the sweep checks the lane
+exhaustively; the 16-lane reductions (trees and scans of depth 4) run on Icarus in every run and
+on a 16-lane Verilator build in ``make test-slow`` (that build alone is ~6 min of CPU: the 4-lane
+one is ~1.5 min). Icarus simulates the 16-lane design at only ~20 cycles/s (~360 lane-cycles/s),
+so on Icarus the sweeps run through the single lane on a dense subset - every 64th bf16 pattern
+from a random offset plus 1,000 random fp32 per op - and the 16-lane unit runs a short random-op
+test with stalls (every op and every reduction).
 """
 
 import json
@@ -23,18 +27,21 @@ from hybridgen.verif.vector.operands import UNARY_OPS
 
 _DESIGNS = {}
 
+#: The Verilator build of the default suite: the vector unit at 4 lanes (see the module notes).
+NARROW = ("width=4",)
 
-def _build(preset, sim):
-    if preset not in _DESIGNS:
-        _DESIGNS[preset] = generate(preset)
-    return runner.build(_DESIGNS[preset], sim)
+
+def _build(preset, sim, overrides=()):
+    if (preset, overrides) not in _DESIGNS:
+        _DESIGNS[preset, overrides] = generate(preset, overrides)
+    return runner.build(_DESIGNS[preset, overrides], sim)
 
 
 @pytest.mark.parametrize("op", UNARY_OPS)
 def test_sweep_bit_exact(op, sim):
     if sim == "verilator":
-        build, env = _build("vector-small", sim), {"VECTOR_FP32": "100000",
-                                                   "VECTOR_BF16_STRIDE": "1"}
+        build, env = _build("vector-small", sim, NARROW), {"VECTOR_FP32": "100000",
+                                                           "VECTOR_BF16_STRIDE": "1"}
     else:
         build, env = _build("sfu-small", sim), {"VECTOR_FP32": "1000",
                                                 "VECTOR_BF16_STRIDE": "64"}
@@ -44,8 +51,20 @@ def test_sweep_bit_exact(op, sim):
 
 def test_vector_mixed_ops_with_stalls(sim):
     rows = "3000" if sim == "verilator" else "30"
-    runner.run(_build("vector-small", sim), "hybridgen.verif.vector.tb_vector", testcase="mixed",
-               name="vector-mixed", env={"VECTOR_ROWS": rows})
+    overrides = NARROW if sim == "verilator" else ()
+    runner.run(_build("vector-small", sim, overrides), "hybridgen.verif.vector.tb_vector",
+               testcase="mixed", name="vector-mixed", env={"VECTOR_ROWS": rows})
+
+
+@pytest.mark.slow
+@pytest.mark.sims("verilator")
+def test_vector_16_lanes_verilator(sim):
+    """The 16-lane unit on Verilator: mixed ops and reductions with stalls, and one sweep."""
+    build = _build("vector-small", sim)
+    runner.run(build, "hybridgen.verif.vector.tb_vector", testcase="mixed",
+               name="vector16-mixed", env={"VECTOR_ROWS": "3000"})
+    runner.run(build, "hybridgen.verif.vector.tb_vector", testcase="sweep", name="vector16-exp",
+               env={"VECTOR_OP": "exp", "VECTOR_FP32": "100000", "VECTOR_BF16_STRIDE": "1"})
 
 
 @pytest.mark.sims("icarus")  # Verilator checks the lane inside vector-small (one build)
@@ -89,11 +108,13 @@ def test_bench_sfu_json_save_and_replay(tmp_path, sim):
                                      ("verilator", "rowmax"), ("verilator", "cumsum")])
 def test_bench_vector(op, sim):
     rows = "200" if sim == "verilator" else "6"
-    code, stdout, stderr = _bench("vector", "--op", op, "--preset", "vector-small", "--rows",
-                                  rows, "--sim", sim, "--seed", "5", "--json")
+    narrow = [arg for o in NARROW for arg in ("--set", o)] if sim == "verilator" else []
+    code, stdout, stderr = _bench("vector", "--op", op, "--preset", "vector-small", *narrow,
+                                  "--rows", rows, "--sim", sim, "--seed", "5", "--json")
     assert code == 0, stderr
     result = json.loads(stdout)
-    assert result["correct"] is True and result["shape"] == {"rows": int(rows), "width": 16}
+    width = 4 if sim == "verilator" else 16
+    assert result["correct"] is True and result["shape"] == {"rows": int(rows), "width": width}
     assert result["cycles"] == int(rows) + result["latency"]
 
 
