@@ -104,7 +104,7 @@ class DecodeArray(wiring.Component):
             m.d.comb += getattr(intake.status, name).eq(getattr(counters.count, name))
         ssm, attn = control.op_ssm, control.op_attn
         if g.attn_heads:
-            m.submodules.attn_output = output = AttnOutput(g)
+            m.submodules.attn_output = output = AttnOutput(g, library=self._library)
             m.d.comb += [output.start.eq(control.job_start & attn),
                          output.descriptor.eq(intake.descriptor)]
         for c in range(g.channels):

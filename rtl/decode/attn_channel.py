@@ -134,9 +134,9 @@ class AttnChannel(wiring.Component):
         m.submodules.qbuf = qbuf = QueryBuffer(heads=g.attn_heads,
                                                max_dim_tiles=g.attn_dim_tiles,
                                                chunk_bits=8 * bus)
-        m.submodules.unit = unit = AttnUnit(g.tile_geometry, width=g.attn_width,
-                                            heads=g.attn_heads, max_dim_tiles=g.attn_dim_tiles,
-                                            library=self._library)
+        unit = AttnUnit.place(m, "unit", g.tile_geometry, width=g.attn_width,
+                              heads=g.attn_heads, max_dim_tiles=g.attn_dim_tiles,
+                              library=self._library)
         m.d.comb += [requests.start.eq(self.start), requests.descriptor.eq(self.descriptor)]
         wiring.connect(m, requests=requests.req, reader=reader.req)
         m.d.comb += [info.w_stream.valid.eq(requests.info.valid),

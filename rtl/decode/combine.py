@@ -26,6 +26,7 @@ from hybridgen.rtl.arith.convert import Fp32ToBf16
 from hybridgen.rtl.arith.exp import Fp32Exp
 from hybridgen.rtl.arith.fp32 import Fp32Add
 from hybridgen.rtl.arith.fp32_mul import Fp32Mul
+from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.reciprocal import Fp32Reciprocal
 
 from .select import write_one
@@ -54,6 +55,8 @@ class PartialCombine(wiring.Component):
     dims : int
         Elements of O (the largest d).
     params : golden.numerics.SfuParams or config
+    library : hybridgen.gen.hierarchy.ModuleLibrary, optional
+        The fp32 adders and multipliers as the design's shared leaves (converted once).
 
     Members
     -------
@@ -62,10 +65,10 @@ class PartialCombine(wiring.Component):
         One row per partial marked ``last``; ``o.payload`` is a register.
     """
 
-    def __init__(self, *, dims, params=None):
+    def __init__(self, *, dims, params=None, library=None):
         if not isinstance(dims, int) or dims < 1:
             raise ValueError(f"dims must be a positive integer, not {dims!r}")
-        self._dims = dims
+        self._dims, self._library = dims, library
         self._params = numerics.SfuParams.of(params)
         super().__init__({"i": In(stream.Signature(partial_layout(dims))),
                           "o": Out(stream.Signature(row_layout(dims)))})
@@ -74,12 +77,13 @@ class PartialCombine(wiring.Component):
         m = Module()
         n, A = self._dims, 3
         m.submodules.max = mx = Fp32MinMax()
-        m.submodules.sub = sub = Fp32Add(latency=A)
+        lib = self._library
+        sub = place(m, lib, "sub", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
         m.submodules.exp = ex = Fp32Exp(self._params)
         m.submodules.recip = rc = Fp32Reciprocal(self._params)
-        m.submodules.mul1 = mul1 = Fp32Mul()
-        m.submodules.mul2 = mul2 = Fp32Mul()
-        m.submodules.add = add = Fp32Add(latency=A)
+        mul1 = place(m, lib, "mul1", "fp32_mul", Fp32Mul)
+        mul2 = place(m, lib, "mul2", "fp32_mul", Fp32Mul)
+        add = place(m, lib, "add", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
         m.submodules.round = rnd = Fp32ToBf16()
         for u in (mx, sub, ex, rc, mul1, mul2, add, rnd):
             m.d.comb += u.en.eq(1)
