@@ -116,8 +116,7 @@ class DecodeArray(wiring.Component):
             kinds = [(ssm, step)]
             if g.attn_heads:
                 # decode attention's channel: the third user of the port
-                unit = AttnChannel(g, c, self._library)
-                m.submodules[f"attn{c}"] = unit
+                unit = AttnChannel.place(m, f"attn{c}", g, c, self._library)
                 kinds.append((attn, unit))
                 m.d.comb += [unit.start.eq(control.job_start & attn),
                              unit.descriptor.eq(intake.descriptor), unit.clear.eq(intake.taken)]

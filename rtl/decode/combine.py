@@ -28,8 +28,10 @@ from hybridgen.rtl.arith.fp32 import Fp32Add
 from hybridgen.rtl.arith.fp32_mul import Fp32Mul
 from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.reciprocal import Fp32Reciprocal
+from hybridgen.rtl.vector.lane import lane_unit_latencies
 
 from .select import write_one
+from .softmax import exp_leaf_key
 
 __all__ = ["PartialCombine", "partial_layout", "row_layout"]
 
@@ -79,7 +81,7 @@ class PartialCombine(wiring.Component):
         m.submodules.max = mx = Fp32MinMax()
         lib = self._library
         sub = place(m, lib, "sub", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
-        m.submodules.exp = ex = Fp32Exp(self._params)
+        ex = place(m, lib, "exp", exp_leaf_key(self._params), lambda: Fp32Exp(self._params))
         m.submodules.recip = rc = Fp32Reciprocal(self._params)
         mul1 = place(m, lib, "mul1", "fp32_mul", Fp32Mul)
         mul2 = place(m, lib, "mul2", "fp32_mul", Fp32Mul)
@@ -88,10 +90,13 @@ class PartialCombine(wiring.Component):
         for u in (mx, sub, ex, rc, mul1, mul2, add, rnd):
             m.d.comb += u.en.eq(1)
         m.d.comb += [ex.natural.eq(1), mx.minimum.eq(0)]
-        Le, Lr = ex.latency, rc.latency
+        Le, Lr = lane_unit_latencies(self._params)["exp"], rc.latency
+        assert lib is not None or ex.latency == Le
 
         acc_m, acc_l = Signal(32, init=NEG_INF), Signal(32)
-        acc_o = [Signal(32, name=f"acc{e}") for e in range(n)]
+        # O as one signal of n fp32 words (one register of Verilog, not n: the same flops)
+        acc_all = Signal(data.ArrayLayout(32, n), name="acc_o")
+        acc_o = [acc_all[e] for e in range(n)]
         have = Signal()
         part = Signal(partial_layout(n))
         mm, a, b, r = Signal(32), Signal(32), Signal(32), Signal(32)
@@ -114,7 +119,7 @@ class PartialCombine(wiring.Component):
                             m.next = "NORM"
                     with m.Elif(~have):                            # first present: taken
                         m.d.sync += [acc_m.eq(p.m), acc_l.eq(p.l), have.eq(1)]
-                        m.d.sync += [acc_o[e].eq(p.o[e]) for e in range(n)]
+                        m.d.sync += acc_all.eq(p.o)
                         with m.If(p.last):
                             m.next = "NORM"
                     with m.Else():

@@ -173,7 +173,10 @@ class PvLanes(wiring.Component):
             with m.If(last_tile):
                 m.d.sync += [w_full.eq(0), draining.eq(wlast)]
 
-        O = [[Signal(32, name=f"O{h}_{e}") for e in range(POSITIONS * D)] for h in range(H)]
+        # O of head h as one signal of 32 D fp32 words (one Verilog register per head: the
+        # same flops in far fewer lines)
+        O_h = [Signal(data.ArrayLayout(32, POSITIONS * D), name=f"O{h}") for h in range(H)]
+        O = [[O_h[h][e] for e in range(POSITIONS * D)] for h in range(H)]
         done = Signal()
         tag = data.StructLayout({"live": 1, "h": range(max(H, 2)), "e": range(POSITIONS * D),
                                  "end": 1})
@@ -244,8 +247,7 @@ class PvLanes(wiring.Component):
             for hh in range(H):
                 with m.Case(hh):
                     m.d.comb += self.o.payload.head.eq(hh)
-                    for ee in range(POSITIONS * D):
-                        m.d.comb += self.o.payload.o[ee].eq(O[hh][ee])
+                    m.d.comb += self.o.payload.o.eq(O_h[hh])
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += out_h.eq(out_h + 1)
             with m.If(out_h == H - 1):

@@ -167,8 +167,11 @@ class ScoreLanes(wiring.Component):
 
         # ---- lanes ----------------------------------------------------------------------------
         q = self.q.as_value()
-        acc = [[Signal(32, name=f"acc{h}_{p}") for p in range(POSITIONS)] for h in range(H)]
-        sbuf = [[Signal(32, name=f"s{h}_{p}") for p in range(POSITIONS)] for h in range(H)]
+        # one signal of 32 fp32 words per head (the same flops, far fewer Verilog lines)
+        acc_h = [Signal(data.ArrayLayout(32, POSITIONS), name=f"acc{h}") for h in range(H)]
+        sbuf_h = [Signal(data.ArrayLayout(32, POSITIONS), name=f"s{h}") for h in range(H)]
+        acc = [[acc_h[h][p] for p in range(POSITIONS)] for h in range(H)]
+        sbuf = [[sbuf_h[h][p] for p in range(POSITIONS)] for h in range(H)]
         scale = Signal(32)
         with m.Switch(self.dim_tiles):
             for n in range(1, self._max_dim_tiles + 1):
@@ -225,8 +228,7 @@ class ScoreLanes(wiring.Component):
             for hh in range(H):
                 with m.Case(hh):
                     m.d.comb += self.o.payload.head.eq(hh)
-                    for p in range(POSITIONS):
-                        m.d.comb += self.o.payload.s[p].eq(sbuf[hh][p])
+                    m.d.comb += self.o.payload.s.eq(sbuf_h[hh])
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += out_h.eq(out_h + 1)
             with m.If(out_h == H - 1):

@@ -43,11 +43,19 @@ from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.pipeline import pipeline_delay
 from hybridgen.rtl.vector.lane import lane_unit_latencies
 
-__all__ = ["SerialPairwiseSum", "SoftmaxStep", "softmax_in_layout", "softmax_out_layout"]
+__all__ = ["SerialPairwiseSum", "SoftmaxStep", "softmax_in_layout", "softmax_out_layout",
+           "exp_leaf_key"]
 
 POSITIONS = 32
 NEG_INF = 0xFF80_0000
 SIGN = 0x8000_0000
+
+
+def exp_leaf_key(params):
+    """Library key of the :class:`~hybridgen.rtl.arith.exp.Fp32Exp` of ``params`` (shared by the
+    softmax step and the combine: converted once)."""
+    p = numerics.SfuParams.of(params)
+    return f"fp32_exp_t{p.exp_table_bits}_d{p.exp_degree}"
 
 
 def softmax_in_layout(heads):
@@ -173,7 +181,7 @@ class SoftmaxStep(wiring.Component):
         m.submodules.max = mx = Fp32MinMax()
         lib = self._library
         sub = place(m, lib, "sub", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
-        m.submodules.exp = ex = Fp32Exp(self._params)
+        ex = place(m, lib, "exp", exp_leaf_key(self._params), lambda: Fp32Exp(self._params))
         m.submodules.round = rnd = Fp32ToBf16()
         mul = place(m, lib, "mul", "fp32_mul", Fp32Mul)
         acc = place(m, lib, "acc", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
@@ -181,7 +189,7 @@ class SoftmaxStep(wiring.Component):
                                                          library=lib)
         assert mx.latency == 1 and rnd.latency == 1
         assert lib is not None or mul.latency == A
-        assert ex.latency == self._exp_latency
+        assert lib is not None or ex.latency == self._exp_latency
         m.d.comb += [u.en.eq(1) for u in (mx, sub, ex, rnd, mul, acc)]
         m.d.comb += [ex.natural.eq(1), mx.minimum.eq(0)]
 
