@@ -104,7 +104,7 @@ class DecodeArray(wiring.Component):
             m.d.comb += getattr(intake.status, name).eq(getattr(counters.count, name))
         ssm, attn = control.op_ssm, control.op_attn
         if g.attn_heads:
-            m.submodules.attn_output = output = AttnOutput(g)
+            m.submodules.attn_output = output = AttnOutput(g, library=self._library)
             m.d.comb += [output.start.eq(control.job_start & attn),
                          output.descriptor.eq(intake.descriptor)]
         for c in range(g.channels):
@@ -116,8 +116,7 @@ class DecodeArray(wiring.Component):
             kinds = [(ssm, step)]
             if g.attn_heads:
                 # decode attention's channel: the third user of the port
-                unit = AttnChannel(g, c, self._library)
-                m.submodules[f"attn{c}"] = unit
+                unit = AttnChannel.place(m, f"attn{c}", g, c, self._library)
                 kinds.append((attn, unit))
                 m.d.comb += [unit.start.eq(control.job_start & attn),
                              unit.descriptor.eq(intake.descriptor), unit.clear.eq(intake.taken)]

@@ -87,10 +87,15 @@ class QueryBuffer(wiring.Component):
 
 
 class AttnChannel(wiring.Component):
-    """Channel ``index`` of decode attention (module docstring).
+    """One channel of decode attention (module docstring); its number is the input ``channel``.
+
+    Every channel is the same module (:meth:`place`: converted once, one Verilator hierarchy
+    block), so every channel has a write DMA; only channel 0's gets o rows (``orow`` of the
+    others is held idle by the array), the others' write channels stay idle.
 
     Members
     -------
+    channel : In(range(channels))   held
     start : In(1)        pulse: ``descriptor`` holds an accepted ATTN descriptor
     descriptor : In(descriptor_layout)
     axi : Out(axi_signature)
@@ -98,7 +103,7 @@ class AttnChannel(wiring.Component):
                          with a tile ``heads`` beats (q head 0 first)
     token : Out(stream(1))   per job: 1 if this unit reads a tile of it (then ``partial``
                          carries its ``heads`` beats)
-    orow : In(stream(write_row_layout))   channel 0: o rows to write
+    orow : In(stream(write_row_layout))   o rows to write (only channel 0's is used)
     clear : In(1); read_bytes, write_bytes : Out(COUNTER_BITS)
     phase : Out(Phase)   RUN while requests are to be issued or read rows to be received
     mem_wait : Out(1)    RUN, rows requested and not received, and no chunk at the DMA's output
@@ -106,11 +111,28 @@ class AttnChannel(wiring.Component):
     write_idle : Out(1)
     """
 
-    def __init__(self, geometry, index, library=None):
-        self._g, self._index, self._library = geometry, index, library
+    #: the key of the channel in the module library (one geometry per design)
+    LIBRARY_KEY = "attn_channel"
+
+    @classmethod
+    def place(cls, m, name, geometry, index, library=None):
+        """Place channel ``index`` as submodule ``name`` of ``m`` and return it (the component,
+        or with a ``library`` the interface of its one converted module, a Verilator hierarchy
+        block); its ``channel`` is driven with ``index``."""
+        if library is None:
+            channel = m.submodules[name] = cls(geometry)
+        else:
+            channel = library.instantiate(m, name, cls.LIBRARY_KEY,
+                                          lambda: cls(geometry, library), hierarchy_block=True)
+        m.d.comb += channel.channel.eq(index)
+        return channel
+
+    def __init__(self, geometry, library=None):
+        self._g, self._library = geometry, library
         g = geometry
         self.row_bytes = 2 * g.attn_max_d
         super().__init__({
+            "channel": In(range(max(g.channels, 2))),
             "start": In(1), "descriptor": In(descriptor_layout(g.addr_bits)),
             "axi": Out(axi_signature(g.addr_bits, 8 * g.bus_bytes)),
             "partial": Out(stream.Signature(partial_layout(g.attn_max_d))),
@@ -124,19 +146,20 @@ class AttnChannel(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        g, c, bus = self._g, self._index, self._g.bus_bytes
+        g, bus = self._g, self._g.bus_bytes
         m.submodules.reader = reader = ReadDma(addr_bits=g.addr_bits, bus_bytes=bus,
                                                chunk_bytes=(bus,) * 4, outstanding=g.outstanding)
-        m.submodules.requests = requests = AttnRequests(g, c)
+        m.submodules.requests = requests = AttnRequests(g)
+        m.d.comb += requests.channel.eq(self.channel)
         m.submodules.info = info = fifo.SyncFIFOBuffered(width=tile_info_layout().size,
                                                          depth=INFO_DEPTH)
         m.submodules.tokens = tokens = fifo.SyncFIFOBuffered(width=1, depth=TOKEN_DEPTH)
         m.submodules.qbuf = qbuf = QueryBuffer(heads=g.attn_heads,
                                                max_dim_tiles=g.attn_dim_tiles,
                                                chunk_bits=8 * bus)
-        m.submodules.unit = unit = AttnUnit(g.tile_geometry, width=g.attn_width,
-                                            heads=g.attn_heads, max_dim_tiles=g.attn_dim_tiles,
-                                            library=self._library)
+        unit = AttnUnit.place(m, "unit", g.tile_geometry, width=g.attn_width,
+                              heads=g.attn_heads, max_dim_tiles=g.attn_dim_tiles,
+                              library=self._library)
         m.d.comb += [requests.start.eq(self.start), requests.descriptor.eq(self.descriptor)]
         wiring.connect(m, requests=requests.req, reader=reader.req)
         m.d.comb += [info.w_stream.valid.eq(requests.info.valid),
@@ -169,24 +192,16 @@ class AttnChannel(wiring.Component):
                 with m.Case(code):
                     m.d.comb += [port.valid.eq(o.valid), o.ready.eq(port.ready)]
 
-        # the port: AR/R from the read DMA, AW/W/B from channel 0's write DMA (else idle)
-        if c == 0:
-            m.submodules.writer = writer = WriteDma(addr_bits=g.addr_bits, bus_bytes=bus,
-                                                    row_bytes=self.row_bytes,
-                                                    outstanding=g.outstanding)
-            wiring.connect(m, host=wiring.flipped(self.orow), writer=writer.i)
-            m.d.comb += [writer.clear.eq(self.clear), self.write_bytes.eq(writer.written_bytes),
-                         self.write_idle.eq(writer.idle)]
-        else:
-            writer = None
-            m.d.comb += [self.orow.ready.eq(0), self.write_idle.eq(1)]
+        # the port: AR/R from the read DMA, AW/W/B from the write DMA (it moves nothing but
+        # in channel 0: no other channel gets o rows)
+        m.submodules.writer = writer = WriteDma(addr_bits=g.addr_bits, bus_bytes=bus,
+                                                row_bytes=self.row_bytes,
+                                                outstanding=g.outstanding)
+        wiring.connect(m, host=wiring.flipped(self.orow), writer=writer.i)
+        m.d.comb += [writer.clear.eq(self.clear), self.write_bytes.eq(writer.written_bytes),
+                     self.write_idle.eq(writer.idle)]
         for name, member in self.axi.signature.members.items():
-            reading = name.startswith(("ar", "r"))
-            side = reader.axi if reading else (writer.axi if writer is not None else None)
-            if side is None:                                 # no writes from this channel
-                if name == "bready":
-                    m.d.comb += self.axi.bready.eq(1)
-                continue
+            side = reader.axi if name.startswith(("ar", "r")) else writer.axi
             if member.flow == Out:
                 m.d.comb += getattr(self.axi, name).eq(getattr(side, name))
             else:

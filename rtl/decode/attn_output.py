@@ -35,8 +35,8 @@ class AttnOutput(wiring.Component):
     done : Out(1)     every row of the kernel handed to the write DMA
     """
 
-    def __init__(self, geometry, params=None):
-        self._g, self._params = geometry, params
+    def __init__(self, geometry, params=None, library=None):
+        self._g, self._params, self._library = geometry, params, library
         g = geometry
         dims = g.attn_max_d
         super().__init__({
@@ -50,7 +50,8 @@ class AttnOutput(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         g, U, H = self._g, self._g.units, self._g.attn_heads
-        m.submodules.combine = comb = PartialCombine(dims=g.attn_max_d, params=self._params)
+        m.submodules.combine = comb = PartialCombine(dims=g.attn_max_d, params=self._params,
+                                                    library=self._library)
         d_ = self.descriptor
         hkv, d, group = Signal(HEAD_BITS), Signal(HEAD_BITS), Signal(range(H + 1))
         rows_left, jobs_left = Signal(BATCH_BITS + HEAD_BITS), Signal(BATCH_BITS + HEAD_BITS)

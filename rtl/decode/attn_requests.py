@@ -40,6 +40,9 @@ def attn_job_layout():
 class AttnRequests(wiring.Component):
     """Channel ``index``'s read requests, tile info and job tokens (module docstring).
 
+    ``index`` fixes the channel at build time; without it (``None``) the channel is the input
+    ``channel``, so that every channel is the same module.
+
     The lengths are read first (``4 batch`` bytes at ``lens_addr``, uint32, a length above
     ``sk`` is taken as ``sk``) and captured from ``lens``; no other request leaves before
     they are in (one memory latency per kernel).
@@ -55,12 +58,14 @@ class AttnRequests(wiring.Component):
     token : Out(stream(1)) per job in (batch, kv head) order: 1 if this unit reads a tile
     job : Out(attn_job_layout)             latched at ``start``
     finished : Out(1)      every request issued (until the next ``start``)
+    channel : In(range(channels))   the channel number when ``index`` is ``None`` (held)
     """
 
-    def __init__(self, geometry, index):
+    def __init__(self, geometry, index=None):
         self._g, self._index = geometry, index
         g = geometry
         super().__init__({
+            "channel": In(range(max(g.channels, 2))),
             "start": In(1), "descriptor": In(descriptor_layout(g.addr_bits)),
             "lens": In(stream.Signature(data.StructLayout({"data": 8 * g.bus_bytes}))),
             "req": Out(stream.Signature(row_request_layout(g.addr_bits, 2))),
@@ -119,7 +124,8 @@ class AttnRequests(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        g, c, C = self._g, self._index, self._g.channels
+        g, C = self._g, self._g.channels
+        c = self.channel if self._index is None else self._index
         a = g.addr_bits
         job, group_bytes, region, q_row = self._shape(m, self.descriptor)
         lens, lens_in = self._lens(m, job["batch"])

@@ -15,12 +15,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hybridgen.golden import numerics
+from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.kv.layouts import packed_layout
 
 from .combine import partial_layout
 from .pv import PvLanes
 from .scores import ScoreLanes
-from .softmax import POSITIONS, SoftmaxStep
+from .softmax import POSITIONS, SoftmaxStep, softmax_out_layout
 
 __all__ = ["AttnUnit", "tile_info_layout"]
 
@@ -42,6 +43,12 @@ class AttnUnit(wiring.Component):
         Lanes (``Bf16Dot`` of 32 each, in each of the QK and PV paths), q heads per kv head,
         largest ``d / 32``.
     params : golden.numerics.SfuParams or config
+    library : hybridgen.gen.hierarchy.ModuleLibrary, optional
+        With a library (generation) the unit's repeated parts are each one module, converted
+        once: the softmax step (``attn_softmax_step``, placed ``heads`` times), the
+        dequantizer (``attn_dequantizer``, K and V), the lanes' dot products, adders and
+        multipliers; :meth:`place` makes the unit itself one Verilator hierarchy block placed
+        by every channel.
 
     Members
     -------
@@ -55,6 +62,23 @@ class AttnUnit(wiring.Component):
         Per job, ``heads`` partials (head 0 first), ``last`` = 0 (the combine's order is the
         controller's).
     """
+
+    #: the key of the unit in the module library (one geometry per design)
+    LIBRARY_KEY = "attn_unit"
+
+    @classmethod
+    def place(cls, m, name, geometry, *, width, heads, max_dim_tiles, params=None,
+              library=None):
+        """Place a unit as submodule ``name`` of ``m`` and return it: the component, or with a
+        ``library`` the interface of its one converted module (a Verilator hierarchy block,
+        the same module for every channel: the unit has no channel-dependent part)."""
+        def make():
+            return cls(geometry, width=width, heads=heads, max_dim_tiles=max_dim_tiles,
+                       params=params, library=library)
+        if library is None:
+            unit = m.submodules[name] = make()
+            return unit
+        return library.instantiate(m, name, cls.LIBRARY_KEY, make, hierarchy_block=True)
 
     def __init__(self, geometry, *, width, heads, max_dim_tiles, params=None, library=None):
         self._library = library
@@ -78,9 +102,9 @@ class AttnUnit(wiring.Component):
                                               max_dim_tiles=D, library=self._library)
         # one softmax step per q head of the group: each takes one beat per position tile,
         # so the steps' ~100 cycles per beat stay below the tile group's bus time
-        steps = [SoftmaxStep(heads=1, params=self._params) for _ in range(H)]
-        for h, step in enumerate(steps):
-            m.submodules[f"softmax{h}"] = step
+        steps = [place(m, self._library, f"softmax{h}", "attn_softmax_step",
+                       lambda: SoftmaxStep(heads=1, params=self._params, library=self._library))
+                 for h in range(H)]
         m.submodules.pv = pv = PvLanes(self._geometry, width=self._width, heads=H,
                                        max_dim_tiles=D, library=self._library)
         wiring.connect(m, wiring.flipped(self.k), sc.i)
@@ -107,7 +131,7 @@ class AttnUnit(wiring.Component):
         ml = [(Signal(32, name=f"m{h}"), Signal(32, name=f"l{h}")) for h in range(H)]
         held = Signal()                                      # (m, l) of a job not yet sent
         out_h = Signal(range(max(H, 2)))
-        sp = Signal.like(steps[0].o.payload)
+        sp = Signal(softmax_out_layout(1))
         valid = Signal()
         for h, step in enumerate(steps):
             with m.If(out_h == h):

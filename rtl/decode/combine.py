@@ -26,9 +26,12 @@ from hybridgen.rtl.arith.convert import Fp32ToBf16
 from hybridgen.rtl.arith.exp import Fp32Exp
 from hybridgen.rtl.arith.fp32 import Fp32Add
 from hybridgen.rtl.arith.fp32_mul import Fp32Mul
+from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.reciprocal import Fp32Reciprocal
+from hybridgen.rtl.vector.lane import lane_unit_latencies
 
 from .select import write_one
+from .softmax import exp_leaf_key
 
 __all__ = ["PartialCombine", "partial_layout", "row_layout"]
 
@@ -54,6 +57,8 @@ class PartialCombine(wiring.Component):
     dims : int
         Elements of O (the largest d).
     params : golden.numerics.SfuParams or config
+    library : hybridgen.gen.hierarchy.ModuleLibrary, optional
+        The fp32 adders and multipliers as the design's shared leaves (converted once).
 
     Members
     -------
@@ -62,10 +67,10 @@ class PartialCombine(wiring.Component):
         One row per partial marked ``last``; ``o.payload`` is a register.
     """
 
-    def __init__(self, *, dims, params=None):
+    def __init__(self, *, dims, params=None, library=None):
         if not isinstance(dims, int) or dims < 1:
             raise ValueError(f"dims must be a positive integer, not {dims!r}")
-        self._dims = dims
+        self._dims, self._library = dims, library
         self._params = numerics.SfuParams.of(params)
         super().__init__({"i": In(stream.Signature(partial_layout(dims))),
                           "o": Out(stream.Signature(row_layout(dims)))})
@@ -74,20 +79,24 @@ class PartialCombine(wiring.Component):
         m = Module()
         n, A = self._dims, 3
         m.submodules.max = mx = Fp32MinMax()
-        m.submodules.sub = sub = Fp32Add(latency=A)
-        m.submodules.exp = ex = Fp32Exp(self._params)
+        lib = self._library
+        sub = place(m, lib, "sub", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
+        ex = place(m, lib, "exp", exp_leaf_key(self._params), lambda: Fp32Exp(self._params))
         m.submodules.recip = rc = Fp32Reciprocal(self._params)
-        m.submodules.mul1 = mul1 = Fp32Mul()
-        m.submodules.mul2 = mul2 = Fp32Mul()
-        m.submodules.add = add = Fp32Add(latency=A)
+        mul1 = place(m, lib, "mul1", "fp32_mul", Fp32Mul)
+        mul2 = place(m, lib, "mul2", "fp32_mul", Fp32Mul)
+        add = place(m, lib, "add", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
         m.submodules.round = rnd = Fp32ToBf16()
         for u in (mx, sub, ex, rc, mul1, mul2, add, rnd):
             m.d.comb += u.en.eq(1)
         m.d.comb += [ex.natural.eq(1), mx.minimum.eq(0)]
-        Le, Lr = ex.latency, rc.latency
+        Le, Lr = lane_unit_latencies(self._params)["exp"], rc.latency
+        assert lib is not None or ex.latency == Le
 
         acc_m, acc_l = Signal(32, init=NEG_INF), Signal(32)
-        acc_o = [Signal(32, name=f"acc{e}") for e in range(n)]
+        # O as one signal of n fp32 words (one register of Verilog, not n: the same flops)
+        acc_all = Signal(data.ArrayLayout(32, n), name="acc_o")
+        acc_o = [acc_all[e] for e in range(n)]
         have = Signal()
         part = Signal(partial_layout(n))
         mm, a, b, r = Signal(32), Signal(32), Signal(32), Signal(32)
@@ -110,7 +119,7 @@ class PartialCombine(wiring.Component):
                             m.next = "NORM"
                     with m.Elif(~have):                            # first present: taken
                         m.d.sync += [acc_m.eq(p.m), acc_l.eq(p.l), have.eq(1)]
-                        m.d.sync += [acc_o[e].eq(p.o[e]) for e in range(n)]
+                        m.d.sync += acc_all.eq(p.o)
                         with m.If(p.last):
                             m.next = "NORM"
                     with m.Else():

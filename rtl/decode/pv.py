@@ -20,6 +20,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.pipeline import pipeline_delay
 from hybridgen.rtl.kv.bfp import TileGeometry
 from hybridgen.rtl.kv.dequantizer import BfpDequantizer
@@ -94,7 +95,8 @@ class PvLanes(wiring.Component):
         m = Module()
         g, W, H, D = self._geometry, self._width, self._heads, self._max_dim_tiles
         A = 3
-        m.submodules.dequantizer = deq = BfpDequantizer(g)
+        deq = place(m, self._library, "dequantizer", "attn_dequantizer",
+                    lambda: BfpDequantizer(g))
         wiring.connect(m, wiring.flipped(self.i), deq.i)
         v = deq.o
 
@@ -126,15 +128,27 @@ class PvLanes(wiring.Component):
         beat_n = Signal(range(g.value_beats))
         m.d.comb += v.ready.eq(~t_full.bit_select(wb, 1))
         with m.If(v.valid & v.ready):
-            for bank in range(2):
-                with m.If(wb == bank):
-                    with m.Switch(beat_n):
-                        for n in range(g.value_beats):
-                            with m.Case(n):
-                                for e in range(g.lanes):
-                                    pos, dim = divmod(n * g.lanes + e, POSITIONS)
-                                    m.d.sync += rows[bank][pos][16 * dim:16 * dim + 16].eq(
-                                        v.payload.data[e])
+            if g.lanes >= POSITIONS:
+                # a value beat is R whole rows: beat n fills rows n R .. n R + R - 1 (one
+                # 512-bit write per row, decoded per row)
+                R = g.lanes // POSITIONS
+                data_ = v.payload.data.as_value()
+                for bank in range(2):
+                    for pos in range(POSITIONS):
+                        n, r = divmod(pos, R)
+                        with m.If((wb == bank) & (beat_n == n)):
+                            m.d.sync += rows[bank][pos].eq(
+                                data_[16 * POSITIONS * r:16 * POSITIONS * (r + 1)])
+            else:
+                for bank in range(2):
+                    with m.If(wb == bank):
+                        with m.Switch(beat_n):
+                            for n in range(g.value_beats):
+                                with m.Case(n):
+                                    for e in range(g.lanes):
+                                        pos, dim = divmod(n * g.lanes + e, POSITIONS)
+                                        m.d.sync += rows[bank][pos][16 * dim:16 * dim + 16].eq(
+                                            v.payload.data[e])
             m.d.sync += beat_n.eq(beat_n + 1)
             with m.If(v.payload.last):
                 m.d.sync += [beat_n.eq(0), wb.eq(~wb)]
@@ -159,11 +173,35 @@ class PvLanes(wiring.Component):
             with m.If(last_tile):
                 m.d.sync += [w_full.eq(0), draining.eq(wlast)]
 
-        O = [[Signal(32, name=f"O{h}_{e}") for e in range(POSITIONS * D)] for h in range(H)]
+        # O of head h as one signal of 32 D fp32 words (one Verilog register per head: the
+        # same flops in far fewer lines)
+        O_h = [Signal(data.ArrayLayout(32, POSITIONS * D), name=f"O{h}") for h in range(H)]
+        O = [[O_h[h][e] for e in range(POSITIONS * D)] for h in range(H)]
         done = Signal()
         tag = data.StructLayout({"live": 1, "h": range(max(H, 2)), "e": range(POSITIONS * D),
                                  "end": 1})
         ends = []
+        # Lane k only ever takes the items c W + k: item col H + h of O[h][32 j + col] is fixed
+        # by (h, col), so each O register belongs to one lane (``bank``) and a lane's read
+        # multiplexer and write decoder cover its own H * 32 * D / W registers, not all of them.
+        def bank(h, e):
+            return ((e % POSITIONS) * H + h) % W
+        # with H a multiple of W the W items of a cycle are the heads of one column: the lanes
+        # share one column multiplexer
+        shared_col = H % W == 0
+        column_of = {}
+
+        def column(col, name):
+            sig = Signal(data.ArrayLayout(16, POSITIONS), name=name)
+            # rows past the group's count are +0 (whatever the cache holds there)
+            m.d.comb += sig.eq(Cat(*(Mux(p < count, Mux(rb, rows[1][p], rows[0][p])
+                                         .word_select(col, 16), 0)
+                                     for p in range(POSITIONS))))
+            return sig
+        if shared_col:
+            col0 = Signal(range(POSITIONS), name="col")
+            m.d.comb += col0.eq((c * W) // H)
+            column_of[None] = column(col0, "column")
         for k in range(W):
             units, lat = place_lane_units(m, self._library, k, A)
             dot, add, mul = units["dot"], units["add"], units["mul"]
@@ -174,23 +212,20 @@ class PvLanes(wiring.Component):
             live = issue & (item < POSITIONS * H) & (count != 0)
             e = Signal(range(POSITIONS * D), name=f"e{k}")
             m.d.comb += e.eq(j * POSITIONS + col)
-            column = Signal(data.ArrayLayout(16, POSITIONS), name=f"column{k}")
-            # rows past the group's count are +0 (whatever the cache holds there)
-            m.d.comb += column.eq(Cat(*(Mux(p < count, Mux(rb, rows[1][p], rows[0][p])
-                                            .word_select(col, 16), 0)
-                                        for p in range(POSITIONS))))
+            col_values = column_of[None] if shared_col else column(col, f"column{k}")
             o_old, alpha, pw = Signal(32, name=f"oold{k}"), Signal(32, name=f"a{k}"), \
                 Signal(data.ArrayLayout(16, POSITIONS), name=f"pw{k}")
             with m.Switch(h):
                 for hh in range(H):
                     with m.Case(hh):
                         m.d.comb += [alpha.eq(walpha[hh]), pw.eq(wp[hh])]
+            mine = [(hh * POSITIONS * D + ee, O[hh][ee]) for hh in range(H)
+                    for ee in range(POSITIONS * D) if bank(hh, ee) == k]
             with m.Switch(h * POSITIONS * D + e):
-                for hh in range(H):
-                    for ee in range(POSITIONS * D):
-                        with m.Case(hh * POSITIONS * D + ee):
-                            m.d.comb += o_old.eq(O[hh][ee])
-            m.d.comb += [dot.a.eq(pw), dot.b.eq(column),
+                for index, reg in mine:
+                    with m.Case(index):
+                        m.d.comb += o_old.eq(reg)
+            m.d.comb += [dot.a.eq(pw), dot.b.eq(col_values),
                          mul.a.eq(alpha), mul.b.eq(Mux(wfirst, 0, o_old))]
             scaled = pipeline_delay(m, Const(1), mul.o, lat["dot"] - lat["mul"], name=f"sc{k}")
             m.d.comb += [add.a.eq(scaled), add.b.eq(dot.o)]
@@ -198,8 +233,7 @@ class PvLanes(wiring.Component):
             m.d.comb += [t_in.live.eq(live), t_in.h.eq(h), t_in.e.eq(e),
                          t_in.end.eq(finish & last_tile & wlast & (item == POSITIONS * H - 1))]
             t_out = tag(pipeline_delay(m, Const(1), t_in.as_value(), lat["dot"] + A, name=f"t{k}"))
-            write_one(m, [reg for row in O for reg in row], t_out.h * POSITIONS * D + t_out.e,
-                      add.o, t_out.live)
+            write_one(m, mine, t_out.h * POSITIONS * D + t_out.e, add.o, t_out.live)
             ends.append(t_out.end)
         # ---- read-out ---------------------------------------------------------------------------
         end = Signal()
@@ -213,8 +247,7 @@ class PvLanes(wiring.Component):
             for hh in range(H):
                 with m.Case(hh):
                     m.d.comb += self.o.payload.head.eq(hh)
-                    for ee in range(POSITIONS * D):
-                        m.d.comb += self.o.payload.o[ee].eq(O[hh][ee])
+                    m.d.comb += self.o.payload.o.eq(O_h[hh])
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += out_h.eq(out_h + 1)
             with m.If(out_h == H - 1):

@@ -134,7 +134,8 @@ class ScoreLanes(wiring.Component):
         m = Module()
         g, W, H, R = self._geometry, self._width, self._heads, self.rows
         A = 3
-        m.submodules.dequantizer = deq = BfpDequantizer(g)
+        deq = place(m, self._library, "dequantizer", "attn_dequantizer",
+                    lambda: BfpDequantizer(g))
         wiring.connect(m, wiring.flipped(self.i), deq.i)
         v = deq.o
 
@@ -166,8 +167,11 @@ class ScoreLanes(wiring.Component):
 
         # ---- lanes ----------------------------------------------------------------------------
         q = self.q.as_value()
-        acc = [[Signal(32, name=f"acc{h}_{p}") for p in range(POSITIONS)] for h in range(H)]
-        sbuf = [[Signal(32, name=f"s{h}_{p}") for p in range(POSITIONS)] for h in range(H)]
+        # one signal of 32 fp32 words per head (the same flops, far fewer Verilog lines)
+        acc_h = [Signal(data.ArrayLayout(32, POSITIONS), name=f"acc{h}") for h in range(H)]
+        sbuf_h = [Signal(data.ArrayLayout(32, POSITIONS), name=f"s{h}") for h in range(H)]
+        acc = [[acc_h[h][p] for p in range(POSITIONS)] for h in range(H)]
+        sbuf = [[sbuf_h[h][p] for p in range(POSITIONS)] for h in range(H)]
         scale = Signal(32)
         with m.Switch(self.dim_tiles):
             for n in range(1, self._max_dim_tiles + 1):
@@ -194,20 +198,23 @@ class ScoreLanes(wiring.Component):
                                      & (item == R * H - 1))]
             t_dot = tag(pipeline_delay(m, Const(1), t_in.as_value(), lat["dot"], name=f"td{k}"))
             # accumulate: b = -0 on dim tile 0, else the running sum of (h, p)
+            # lane k only takes items c W + k, item (p mod R) H + h of (h, p): a fixed lane per
+            # (h, p), so the lane's multiplexer and decoders cover its own registers only
+            mine = [(hh * POSITIONS + p, hh, p) for hh in range(H) for p in range(POSITIONS)
+                    if ((p % R) * H + hh) % W == k]
             prev = Signal(32, name=f"prev{k}")
             with m.Switch(t_dot.h * POSITIONS + t_dot.p):
-                for hh in range(H):
-                    for p in range(POSITIONS):
-                        with m.Case(hh * POSITIONS + p):
-                            m.d.comb += prev.eq(acc[hh][p])
+                for index, hh, p in mine:
+                    with m.Case(index):
+                        m.d.comb += prev.eq(acc[hh][p])
             m.d.comb += [add.a.eq(dot.o), add.b.eq(Mux(t_dot.first, NEG_ZERO, prev))]
             t_add = tag(pipeline_delay(m, Const(1), t_dot.as_value(), A, name=f"ta{k}"))
-            write_one(m, [reg for row in acc for reg in row], t_add.h * POSITIONS + t_add.p,
-                      add.o, t_add.live)
+            write_one(m, [(index, acc[hh][p]) for index, hh, p in mine],
+                      t_add.h * POSITIONS + t_add.p, add.o, t_add.live)
             m.d.comb += [mul.a.eq(add.o), mul.b.eq(scale)]
             t_mul = tag(pipeline_delay(m, Const(1), t_add.as_value(), lat["mul"], name=f"tm{k}"))
-            write_one(m, [reg for row in sbuf for reg in row], t_mul.h * POSITIONS + t_mul.p,
-                      mul.o, t_mul.live & t_mul.last)
+            write_one(m, [(index, sbuf[hh][p]) for index, hh, p in mine],
+                      t_mul.h * POSITIONS + t_mul.p, mul.o, t_mul.live & t_mul.last)
             group_done.append(t_mul.live & t_mul.end)
 
         # ---- out: heads beats from the score buffer ---------------------------------------------
@@ -221,8 +228,7 @@ class ScoreLanes(wiring.Component):
             for hh in range(H):
                 with m.Case(hh):
                     m.d.comb += self.o.payload.head.eq(hh)
-                    for p in range(POSITIONS):
-                        m.d.comb += self.o.payload.s[p].eq(sbuf[hh][p])
+                    m.d.comb += self.o.payload.s.eq(sbuf_h[hh])
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += out_h.eq(out_h + 1)
             with m.If(out_h == H - 1):

@@ -13,10 +13,13 @@ __all__ = ["write_one"]
 
 def write_one(m, regs, index, value, enable=1):
     """``regs[index] <= value`` (sync) when ``enable``; no register is written for an index
-    past the end."""
+    past the end. ``regs`` is a list of registers (register ``i`` at index ``i``) or of
+    ``(index, register)`` pairs (a bank: the registers one writer can reach, so that the
+    decoder covers only those)."""
     index = Value.cast(index)
     sel = Signal(index.shape(), name="sel")
     m.d.comb += sel.eq(index)
-    for i, reg in enumerate(regs):
+    pairs = [r if isinstance(r, tuple) else (i, r) for i, r in enumerate(regs)]
+    for i, reg in pairs:
         with m.If(enable & (sel == i)):
             m.d.sync += reg.eq(value)

@@ -39,14 +39,23 @@ from hybridgen.rtl.arith.convert import Fp32ToBf16
 from hybridgen.rtl.arith.exp import Fp32Exp
 from hybridgen.rtl.arith.fp32 import Fp32Add
 from hybridgen.rtl.arith.fp32_mul import Fp32Mul
+from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.arith.pipeline import pipeline_delay
 from hybridgen.rtl.vector.lane import lane_unit_latencies
 
-__all__ = ["SerialPairwiseSum", "SoftmaxStep", "softmax_in_layout", "softmax_out_layout"]
+__all__ = ["SerialPairwiseSum", "SoftmaxStep", "softmax_in_layout", "softmax_out_layout",
+           "exp_leaf_key"]
 
 POSITIONS = 32
 NEG_INF = 0xFF80_0000
 SIGN = 0x8000_0000
+
+
+def exp_leaf_key(params):
+    """Library key of the :class:`~hybridgen.rtl.arith.exp.Fp32Exp` of ``params`` (shared by the
+    softmax step and the combine: converted once)."""
+    p = numerics.SfuParams.of(params)
+    return f"fp32_exp_t{p.exp_table_bits}_d{p.exp_degree}"
 
 
 def softmax_in_layout(heads):
@@ -78,6 +87,8 @@ class SerialPairwiseSum(wiring.Component):
     n : int
         Values per sum, a power of two >= 2.
     adder_latency : int
+    library : hybridgen.gen.hierarchy.ModuleLibrary, optional
+        The adders as the design's shared ``fp32_add_l<latency>`` leaf (converted once).
 
     Members
     -------
@@ -87,10 +98,10 @@ class SerialPairwiseSum(wiring.Component):
     o : Out(32)
     """
 
-    def __init__(self, *, n=POSITIONS, adder_latency=3):
+    def __init__(self, *, n=POSITIONS, adder_latency=3, library=None):
         if n < 2 or n & (n - 1):
             raise ValueError(f"n must be a power of two >= 2, not {n!r}")
-        self._n, self._adder_latency = n, adder_latency
+        self._n, self._adder_latency, self._library = n, adder_latency, library
         super().__init__({"i_valid": In(1), "i": In(32), "o_valid": Out(1), "o": Out(32)})
 
     @property
@@ -101,8 +112,9 @@ class SerialPairwiseSum(wiring.Component):
         m = Module()
         valid, value = self.i_valid, self.i
         for level in range(self._n.bit_length() - 1):
-            adder = Fp32Add(latency=self._adder_latency)
-            m.submodules[f"add{level}"] = adder
+            A = self._adder_latency
+            adder = place(m, self._library, f"add{level}", f"fp32_add_l{A}",
+                          lambda A=A: Fp32Add(latency=A))
             held = Signal(32, name=f"held{level}")
             have = Signal(name=f"have{level}")
             issue = Signal(name=f"issue{level}")
@@ -127,6 +139,9 @@ class SoftmaxStep(wiring.Component):
         q heads whose ``(m, l)`` are held (the GQA group size g), >= 1.
     params : golden.numerics.SfuParams or config
         Of the exp unit.
+    library : hybridgen.gen.hierarchy.ModuleLibrary, optional
+        The fp32 adders and the multiplier as the design's shared leaves (``fp32_add_l3``,
+        ``fp32_mul``: converted once); the step itself is one module whatever places it.
 
     Members
     -------
@@ -135,10 +150,10 @@ class SoftmaxStep(wiring.Component):
         One result per input beat, in order; ``o.payload`` is a register.
     """
 
-    def __init__(self, *, heads, params=None):
+    def __init__(self, *, heads, params=None, library=None):
         if not isinstance(heads, int) or heads < 1:
             raise ValueError(f"heads must be a positive integer, not {heads!r}")
-        self._heads = heads
+        self._heads, self._library = heads, library
         self._params = numerics.SfuParams.of(params)
         self._exp_latency = lane_unit_latencies(self._params)["exp"]
         super().__init__({"i": In(stream.Signature(softmax_in_layout(heads))),
@@ -164,14 +179,17 @@ class SoftmaxStep(wiring.Component):
         m = Module()
         heads, A = self._heads, self.ADD
         m.submodules.max = mx = Fp32MinMax()
-        m.submodules.sub = sub = Fp32Add(latency=A)
-        m.submodules.exp = ex = Fp32Exp(self._params)
+        lib = self._library
+        sub = place(m, lib, "sub", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
+        ex = place(m, lib, "exp", exp_leaf_key(self._params), lambda: Fp32Exp(self._params))
         m.submodules.round = rnd = Fp32ToBf16()
-        m.submodules.mul = mul = Fp32Mul()
-        m.submodules.acc = acc = Fp32Add(latency=A)
-        m.submodules.rowsum = rowsum = SerialPairwiseSum(n=POSITIONS, adder_latency=A)
-        assert mx.latency == 1 and mul.latency == A and rnd.latency == 1
-        assert ex.latency == self._exp_latency
+        mul = place(m, lib, "mul", "fp32_mul", Fp32Mul)
+        acc = place(m, lib, "acc", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
+        m.submodules.rowsum = rowsum = SerialPairwiseSum(n=POSITIONS, adder_latency=A,
+                                                         library=lib)
+        assert mx.latency == 1 and rnd.latency == 1
+        assert lib is not None or mul.latency == A
+        assert lib is not None or ex.latency == self._exp_latency
         m.d.comb += [u.en.eq(1) for u in (mx, sub, ex, rnd, mul, acc)]
         m.d.comb += [ex.natural.eq(1), mx.minimum.eq(0)]
 

@@ -2,7 +2,8 @@
 ``decode-attn-tiny`` (2 channels x 512 bits, 2 units, dot 32, 2 q heads per kv head, d <= 128),
 both simulators: GQA and MHA, batch 1 and 2, lengths not multiples of 32 and 0, the three KV
 formats, bad descriptors; random stalls on every AXI channel; d = 96 and 128 in
-``test_attn_tiny_wide_heads`` (``ATTN_SHAPES=all``). All are ``-m slow`` (build and run time,
+``test_attn_tiny_wide_heads`` (``ATTN_SHAPES=all``). ``test_attn_tiny_quick`` (one small
+kernel, Icarus) is the default suite's end-to-end run; the others are ``-m slow`` (build and run time,
 docs/decode.md)."""
 
 import pytest
@@ -16,8 +17,14 @@ def _run(sim, testcase, name, env=None):
                testcase=testcase, name=name, env=env or {})
 
 
-# Icarus runs decode-attn-tiny at ~25 cycles/s on the shared machine and generation takes
-# ~3.5 min: over the 2.5-minute budget of make test, so every run is `slow` (docs/decode.md).
+@pytest.mark.sims("icarus")
+def test_attn_tiny_quick(sim):
+    """GQA BFP8, d = 32, batch 2: a length split over two units and a length 0
+    (docs/decode.md)."""
+    _run(sim, "shapes", "attn-tiny-quick", env={"ATTN_SHAPES": "quick"})
+
+
+# the broad sweep: thousands of cycles per job (Icarus: tens of cycles/s), so `slow`
 @pytest.mark.slow
 @pytest.mark.parametrize("testcase", ["shapes", "errors"])
 def test_attn_tiny(testcase, sim):

@@ -12,7 +12,8 @@ dequantized copy), the cycle classes add up and the cycle counter equals the tes
 
 Tests:
 
-``shapes``  $ATTN_SHAPES (default ``fast``: d = 64; ``all``: also d = 96 and 128): GQA and MHA,
+``shapes``  $ATTN_SHAPES (default ``fast``: d = 64; ``all``: also d = 96 and 128; ``quick``: one
+            small kernel at d = 32, the default suite's run): GQA and MHA,
             batch 1 and 2, cache lengths not multiples of 32 and a length 0, all three KV
             formats, NaN / inf past every length, back to back.
 ``errors``  bad decode-attention descriptors complete with their flags and move nothing; a good
@@ -63,8 +64,13 @@ def check_job(bench, job, record, *, index):
 
 
 def shape_list(g, which):
-    """(b, sk, hq, hkv, d, fmt, lens): GQA / MHA, lengths around the tile, a length 0."""
+    """(b, sk, hq, hkv, d, fmt, lens): GQA / MHA, lengths around the tile, a length 0.
+    ``quick`` (the default suite's end-to-end run): one GQA BFP8 kernel at d = 32, batch 2:
+    length 40, whose two position tiles are in two channels (the combine of two partials),
+    and length 0 (no tile: o = +0)."""
     H, U = g.attn_heads, g.units
+    if which == "quick":
+        return [(2, 40, H, 1, 32, "bfp8", [40, 0])]
     fast = [
         (2, 77, 2 * H, 2, 64, "bfp8", [77, 0]),            # GQA, a length 0
         (1, 40, 2, 2, 64, "bfp4", [33]),                   # MHA, one tile past 32
