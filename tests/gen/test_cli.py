@@ -60,8 +60,8 @@ def _generate_and_check(preset, out_dir):
 #: spad-prefill-lane 63 s): they run in ``make test-slow``. Every other preset - the ones the
 #: regressions simulate and the small paper-scale ones - runs here.
 HEAVY_PRESETS = {"hlx-core", "duet-decode-package", "ursc-small", "decode-attn-tiny",
-                 "decode-small", "spad-decode-core", "duet-prefill-chiplet",
-                 "spad-prefill-lane"}
+                 "decode-small", "decode-small-attn", "decode-attn-1ch", "spad-decode-core",
+                 "duet-prefill-chiplet", "spad-prefill-lane"}
 
 
 @pytest.mark.parametrize("preset", [
