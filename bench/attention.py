@@ -143,6 +143,7 @@ class AttentionKernel(Kernel):
 
     def figures(self, config, shape, inputs, outputs, measured):
         from hybridgen.golden.ursc import pipeflash_schedule
+        from hybridgen.rtl.ursc.pipeflash import SCHEDULE
         cycles = measured["cycles"]
         useful = self._useful(shape)
         peak = config.peak_macs_per_cycle
@@ -153,7 +154,7 @@ class AttentionKernel(Kernel):
                                       causal=shape["causal"], block_q=self._params["block_q"],
                                       block_k=self._params["block_k"])
         return {
-            "schedule": "simple (one step at a time, loads not overlapped)",
+            "schedule": SCHEDULE,
             "block_q": self._params["block_q"], "block_k": self._params["block_k"],
             "read_latency": measured["read_latency"], "useful_macs": useful,
             "peak_macs_per_cycle": peak,

@@ -11,7 +11,7 @@ Memory side: one AXI4 master port, the read channels from the shared
 :class:`~hybridgen.rtl.mem.dma.WriteDma` (O pieces).
 
 Inside: :class:`~.attention_seq.AttentionSequencer` (the loop nest) -> :class:`~.pipeflash.PipeFlash`
-(per item) driving the :class:`~.loader.Loader`, the DPE feeds (:mod:`.feeds`), the S collector,
+(the item pipeline: front, softmax and PV stages side by side) driving the :class:`~.loader.Loader`, the DPE feeds (:mod:`.feeds`), the S collector,
 the :class:`~.softmax.Softmax` program on RVPE unit 0 and :class:`~.update.OUpdate` on UpE unit 0;
 the engines are the :class:`~.datapath.UrscDatapath`; the memories :class:`~.memories.UrscMemories`.
 
@@ -173,22 +173,26 @@ class UrscCore(wiring.Component):
             wiring.connect(m, getattr(agent, port), getattr(mem, name))
         m.d.comb += [
             flash.load_busy.eq(loader.busy),
-            s_collect.clear.eq(flash.s_clear), flash.s_count.eq(s_collect.count),
+            s_collect.clear.eq(flash.s_clear), s_collect.base.eq(flash.s_base),
+            flash.s_count.eq(s_collect.count),
             s_feed.q_base.eq(flash.q_base), s_feed.dchunks.eq(flash.dchunks),
             pv_feed.ctiles.eq(flash.ctiles), pv_feed.keys.eq(flash.keys),
+            pv_feed.p_base.eq(flash.p_base),
             softmax.start.eq(flash.sm_start), softmax.program.eq(flash.sm_program),
+            softmax.base.eq(flash.sm_base),
             flash.sm_busy.eq(softmax.busy), softmax.vectors.eq(flash.vectors),
             softmax.scale.eq(intake.descriptor.scale), softmax.limit.eq(flash.limit),
             softmax.m_old.eq(flash.m_old), softmax.l_old.eq(flash.l_old),
             softmax.l_fin.eq(flash.l_old), flash.m_new.eq(softmax.m_new),
-            flash.l_new.eq(softmax.l_new),
+            flash.l_new.eq(softmax.l_new), flash.alpha.eq(softmax.alpha),
+            flash.rinv.eq(softmax.rinv),
             update.start.eq(flash.up_start), update.mode.eq(flash.up_mode),
             update.first.eq(flash.up_first), flash.up_busy.eq(update.busy),
             flash.up_idle.eq(update.idle), update.o_base.eq(flash.o_base),
             update.ctiles.eq(flash.ctiles), update.tile.eq(flash.tile), update.d.eq(flash.d),
             update.row_addr.eq(flash.row_addr), update.row_stride.eq(flash.row_stride),
-            update.alpha.eq(softmax.alpha), update.rinv.eq(softmax.rinv),
-            update.l_fin.eq(flash.l_old), flash.writer_idle.eq(writer.idle),
+            update.alpha.eq(flash.up_alpha), update.rinv.eq(flash.up_rinv),
+            update.l_fin.eq(flash.up_l), flash.writer_idle.eq(writer.idle),
         ]
         return m
 

@@ -10,7 +10,8 @@ holding them while the DPE does not take them.
   ``q_base + chunk`` of every Q bank (A operand: lane l is row ``t0 + l``) and word
   ``tile * dchunks + chunk`` of every K bank (B operand: DPU c is key ``tile * dpus + c``).
 * :class:`PvFeed` (DPE1, ``P V_j``): beat (tile, chunk) reads the P vector holding keys
-  ``chunk * mults ...`` of every lane (A operand) and word ``chunk * ctiles + tile`` of every V
+  ``chunk * mults ...`` of every lane (word ``p_base + chunk * mults / vector_width``: the
+  item's half of the P buffer) (A operand) and word ``chunk * ctiles + tile`` of every V
   bank (B operand: DPU c is column ``tile * dpus + c``, value x of key ``chunk * mults + x``);
   keys at or past ``keys`` (the block's end) are given as +0, as the model pads them.
 """
@@ -91,13 +92,14 @@ class PvFeed(_Feed):
     -------
     job : In(stream.Signature(dpe_job_layout()))
     dpe : Out(stream.Signature(dpe_operands(lanes, dpus, mults)))
-    ctiles, keys : In(16)
-        Output tiles per row (``ceil(d / dpus)``); keys of the block.
+    ctiles, keys, p_base : In(16)
+        Output tiles per row (``ceil(d / dpus)``); keys of the block; first word of the item's
+        half of the P buffer.
     p_r, v_r : Out(read_signature)
     """
 
     def __init__(self, geometry):
-        super().__init__(geometry, {"ctiles": In(16), "keys": In(16),
+        super().__init__(geometry, {"ctiles": In(16), "keys": In(16), "p_base": In(16),
                                     "p_r": _reader(geometry, "p"), "v_r": _reader(geometry, "v")})
 
     def elaborate(self, platform):
@@ -110,7 +112,7 @@ class PvFeed(_Feed):
         with m.If(advance):
             m.d.sync += [sub.eq(beat.chunk[:shift] if shift else 0),
                          key0.eq(beat.chunk * g.mults)]
-        m.d.comb += [self.p_r.addr.eq(beat.chunk >> shift), self.p_r.en.eq(advance),
+        m.d.comb += [self.p_r.addr.eq(self.p_base + (beat.chunk >> shift)), self.p_r.en.eq(advance),
                      self.v_r.addr.eq(beat.chunk * self.ctiles + beat.tile),
                      self.v_r.en.eq(advance)]
         for lane in range(g.lanes):

@@ -20,16 +20,19 @@ memory     banks         word              holds (word address)
                                            ``(kk // mults) * ctiles + ct`` (so one read of
                                            every bank is the B operand of a P V beat)
 ``s``      ``lanes``     ``vector_width``  VMEM: S (then s, p) of row tile lane l, vector v at
-                         fp32              ``v`` (written by DPE0 in ``dpus`` granules)
-``p``      ``lanes``     ``vector_width``  VMEM: the bf16 P of lane l, vector v at ``v``
-                         bf16
+                         fp32              ``h * vmem_half + v`` (written by DPE0 in ``dpus``
+                                           granules; ``h`` = the item's half, its parity)
+``p``      ``lanes``     ``vector_width``  VMEM: the bf16 P of lane l, vector v at
+                         bf16              ``h * vmem_half + v``
 ``u``      1             ``2 lanes`` fp32  UMEM: m (lanes 0 ...) and l of the row tile with
                                            index ``t`` (``t0 = t * lanes``) at ``t``
 =========  ============  ================  =====================================================
 
 ``dchunks = ceil(d / mults)``, ``ctiles = ceil(d / dpus)``. The depths come from the
 configuration's memory sizes (the global buffer split 1 : 4 between Q and O, VMEM 2 : 1 between
-S and P); :meth:`CoreGeometry.layout_errors` says whether a descriptor's blocks fit them with
+S and P). S and P are split in two halves of :attr:`CoreGeometry.vmem_half` words, selected by
+the item's parity: DPE0 writes S of one item while the softmax uses the other's and DPE1 reads
+the P of a third (rtl/ursc/pipeflash.py). :meth:`CoreGeometry.layout_fits` says whether a descriptor's blocks fit them with
 this banking (the padding to whole words included).
 """
 
@@ -109,6 +112,17 @@ class CoreGeometry:
             "u": (1, u_word, max(1, 8 * self.umem_bytes // u_word), None),
         }
 
+    @property
+    def vmem_half(self):
+        """Words of one half of the S and P buffers (item parity ``h`` at ``h * vmem_half``)."""
+        return min(self.memories["s"][2], self.memories["p"][2]) // 2
+
+    def capacity(self):
+        """Words per bank each memory offers a block (the S and P buffers: one half)."""
+        cap = {name: depth for name, (_, _, depth, _) in self.memories.items()}
+        cap["s"] = cap["p"] = self.vmem_half
+        return cap
+
     def words(self, *, block_q, block_k, d):
         """Words per bank each memory needs for blocks ``block_q`` x ``block_k`` at ``d``
         (Python ints or Amaranth values)."""
@@ -126,7 +140,7 @@ class CoreGeometry:
         """True (a Python bool or an Amaranth value) when the blocks fit every memory."""
         need = self.words(block_q=block_q, block_k=block_k, d=d)
         fits = 1
-        for name, (_, _, depth, _) in self.memories.items():
+        for name, depth in self.capacity().items():
             fits = fits & (need[name] <= depth)
         return fits
 
