@@ -64,7 +64,7 @@ class Softmax(wiring.Component):
     -------
     start, program : In(1)          program 0: :data:`SOFTMAX_PROGRAM`, 1: :data:`RECIP_PROGRAM`
     busy : Out(1)
-    base : In(16)                   first word of the item's half of the S and P buffers
+    p_base : In(16)                 first word of the item's region of the P buffer
     vectors : In(16)                vectors per row (``ceil(visible / vector_width)``)
     scale : In(32)
     limit : In(ArrayLayout(16, lanes))   keys of the block row r sees
@@ -83,7 +83,7 @@ class Softmax(wiring.Component):
         s_banks, s_width, s_depth, s_gran = mem["s"]
         p_banks, p_width, p_depth, _ = mem["p"]
         super().__init__({
-            "start": In(1), "program": In(1), "busy": Out(1), "base": In(16),
+            "start": In(1), "program": In(1), "busy": Out(1), "p_base": In(16),
             "vectors": In(16),
             "scale": In(32), "limit": In(data.ArrayLayout(16, L)),
             "m_old": In(row), "l_old": In(row), "l_fin": In(row),
@@ -129,7 +129,7 @@ class Softmax(wiring.Component):
         done_issue = Mux(kind == 2, 1, Mux(kind == 1, (grp == groups - 1) & last_vec & (slot == 2),
                                            (grp == L - 1) & last_vec))
         advance = ~self.rvpe.valid | self.rvpe.ready
-        m.d.comb += [self.s_r.addr.eq(self.base + vec), self.s_r.en.eq(advance)]
+        m.d.comb += [self.s_r.addr.eq(vec), self.s_r.en.eq(advance)]
         st_row, st_first, st_last, st_filler = Signal(16), Signal(), Signal(), Signal()
         with m.If(advance):
             m.d.sync += [self.rvpe.valid.eq(issuing), st_row.eq(row), st_first.eq(vec == 0),
@@ -175,7 +175,7 @@ class Softmax(wiring.Component):
         out = self.rvpe_o.payload
         m.d.comb += self.rvpe_o.ready.eq(1)
         got = self.rvpe_o.valid & self.busy
-        m.d.comb += [self.s_w.addr.eq(self.base + out_vec), self.p_w.addr.eq(self.base + out_vec)]
+        m.d.comb += [self.s_w.addr.eq(out_vec), self.p_w.addr.eq(self.p_base + out_vec)]
         masked = Signal(32 * W)
         limit = self.limit.as_value().word_select(out_row[:max(1, (L - 1).bit_length())], 16)
         m.d.comb += masked.eq(Cat(*[Mux(out_vec * W + k < limit, out[k], NEG_INF)

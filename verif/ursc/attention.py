@@ -115,9 +115,9 @@ class AttentionJob:
 
 
 def expected_counters(config, job):
-    """Counter values of one kernel, counted from its items (the simple schedule of
-    rtl/ursc/pipeflash.py): DPE beats (3-slot groups of one unchained job per item), RVPE beats
-    of the softmax passes, UpE beats, bytes moved."""
+    """Counter values of one kernel, counted from its items (any schedule of
+    rtl/ursc/pipeflash.py: the beats do not depend on the overlap): DPE beats (3-slot groups of one unchained job per item), RVPE beats
+    of the softmax passes (every RVPE unit), UpE beats, bytes moved."""
     p = EngineParams.of(config)
     s = job.shape
     L, W = p.lanes, p.vector_width
