@@ -10,7 +10,7 @@ import numpy as np
 from hybridgen.golden.ursc import EngineParams, _f32, ursc_attention
 from hybridgen.rtl.ursc.attention_seq import attention_items
 from hybridgen.rtl.ursc.dpe_order import SLOTS
-from hybridgen.rtl.ursc.softmax import RECIP_PROGRAM, SOFTMAX_PROGRAM
+from hybridgen.rtl.ursc.softmax import RECIP_PROGRAM, RIDERS, SOFTMAX_PROGRAM
 
 __all__ = ["AttentionJob", "random_qkv", "expected_counters", "GUARD"]
 
@@ -139,7 +139,7 @@ def expected_counters(config, job):
             count["dpe1_busy"] += SLOTS * _ceil(ctiles, SLOTS) * _ceil(vis, p.mults)
             count["rvpe_busy"] += (kinds.count("vec") * L * nv
                                    + kinds.count("red") * SLOTS * _ceil(L, SLOTS) * nv
-                                   + kinds.count("scal"))
+                                   + kinds.count("scal") + len(RIDERS))
             count["upe_busy"] += L * ctiles
         if it["last"]:
             count["rvpe_busy"] += len(RECIP_PROGRAM)
