@@ -143,6 +143,13 @@ class AttentionKernel(Kernel):
 
     def figures(self, config, shape, inputs, outputs, measured):
         from hybridgen.golden.ursc import pipeflash_schedule
+        from hybridgen.rtl.ursc.memories import CoreGeometry
+        from hybridgen.rtl.ursc.pipeflash import SCHEDULE
+        double = bool(CoreGeometry.of(config).kv_double(block_k=self._params["block_k"],
+                                                       d=shape["d"]))
+        buffering = ("K/V double-buffered (a block fits half the operand memory)" if double else
+                     "K/V single-buffered (a block needs more than half the operand memory: "
+                     "the next block's K waits for S, its V for P V of the block before)")
         cycles = measured["cycles"]
         useful = self._useful(shape)
         peak = config.peak_macs_per_cycle
@@ -153,7 +160,7 @@ class AttentionKernel(Kernel):
                                       causal=shape["causal"], block_q=self._params["block_q"],
                                       block_k=self._params["block_k"])
         return {
-            "schedule": "simple (one step at a time, loads not overlapped)",
+            "schedule": f"{SCHEDULE}; {buffering}", "kv_double": double,
             "block_q": self._params["block_q"], "block_k": self._params["block_k"],
             "read_latency": measured["read_latency"], "useful_macs": useful,
             "peak_macs_per_cycle": peak,

@@ -10,13 +10,15 @@ Memory side: one AXI4 master port, the read channels from the shared
 :class:`~hybridgen.rtl.mem.dma.ReadDma` (Q, K, V rows), the write channels from the shared
 :class:`~hybridgen.rtl.mem.dma.WriteDma` (O pieces).
 
-Inside: :class:`~.attention_seq.AttentionSequencer` (the loop nest) -> :class:`~.pipeflash.PipeFlash`
-(per item) driving the :class:`~.loader.Loader`, the DPE feeds (:mod:`.feeds`), the S collector,
-the :class:`~.softmax.Softmax` program on RVPE unit 0 and :class:`~.update.OUpdate` on UpE unit 0;
-the engines are the :class:`~.datapath.UrscDatapath`; the memories :class:`~.memories.UrscMemories`.
+Inside: :class:`~.attention_seq.AttentionSequencer` (the loop nest) ->
+:class:`~.pipeflash.PipeFlash` (the item pipeline: front, softmax and PV stages side by side)
+driving the :class:`~.loader.Loader`, the DPE feeds (:mod:`.feeds`), the S collector, the
+:class:`~.softmax.Softmax` programs on RVPE units 0 and 1 (one item each) and
+:class:`~.update.OUpdate` on UpE unit 0; the engines are the :class:`~.datapath.UrscDatapath`; the memories :class:`~.memories.UrscMemories`.
 
 Counters (32 bits, cleared when a descriptor is taken): ``cycles`` (descriptor taken -> finish),
-``dpe0_busy``, ``dpe1_busy``, ``rvpe_busy``, ``upe_busy`` (beats the engine accepted), and one
+``dpe0_busy``, ``dpe1_busy``, ``rvpe_busy``, ``upe_busy`` (beats the engine accepted, every
+unit: the two softmax units' RVPE beats are counted apart and added), and one
 class per counted cycle that adds up to ``cycles``: ``dpe_cycles`` (a DPE takes a beat), else
 by what the controller waits for: ``stall_load``, ``stall_dpe`` (DPE pipeline latency),
 ``stall_softmax``, ``stall_update``, ``stall_store``, ``stall_control``; and ``read_bytes``,
@@ -49,6 +51,9 @@ STALL_CLASSES = ("dpe_cycles", "stall_load", "stall_dpe", "stall_softmax", "stal
                  "stall_store", "stall_control")
 COUNTED = ("cycles", "dpe0_busy", "dpe1_busy", "rvpe_busy", "upe_busy") + STALL_CLASSES
 COUNTERS = COUNTED + ("read_bytes", "write_bytes")
+#: Beats of RVPE unit 1 (a counter adds at most 1 per cycle; ``rvpe_busy`` is its sum with unit
+#: 0's; unit 1 counts even when the controller does not drive it).
+_UNIT_COUNTERS = ("rvpe1_busy",)
 
 
 def status_layout():
@@ -107,14 +112,17 @@ class UrscCore(wiring.Component):
         sub.intake = intake = DescriptorIntake(descriptor=attention_descriptor(),
                                                status=status_layout(), error=AttentionError)
         sub.check = check = AttentionCheck(config)
-        sub.counters = counters = CounterBank(COUNTED, width=COUNTER_BITS)
+        sub.counters = counters = CounterBank(COUNTED + _UNIT_COUNTERS, width=COUNTER_BITS)
         sub.sequencer = seq = AttentionSequencer(lanes=g.lanes)
         sub.pipeflash = flash = PipeFlash(g)
         sub.loader = loader = Loader(g)
         sub.s_feed = s_feed = SFeed(g)
         sub.pv_feed = pv_feed = PvFeed(g)
         sub.s_collect = s_collect = SCollect(g)
-        sub.softmax = softmax = Softmax(g)
+        softmaxes = []
+        for u in range(g.softmax_units):
+            softmaxes.append(Softmax(g))
+            sub[f"softmax{u}"] = softmaxes[u]
         sub.update = update = OUpdate(g)
         sub.memories = mem = UrscMemories(g)
 
@@ -132,7 +140,11 @@ class UrscCore(wiring.Component):
                      counters.clear.eq(intake.taken), reader.clear.eq(intake.taken),
                      writer.clear.eq(intake.taken)]
         for name in COUNTED:
-            m.d.comb += getattr(intake.status, name).eq(getattr(counters.count, name))
+            value = getattr(counters.count, name)
+            if name == "rvpe_busy":
+                for extra in _UNIT_COUNTERS:
+                    value = value + getattr(counters.count, extra)
+            m.d.comb += getattr(intake.status, name).eq(value)
         m.d.comb += [intake.status.read_bytes.eq(reader.read_bytes),
                      intake.status.write_bytes.eq(writer.written_bytes)]
         self._count(m, intake, counters, engines, flash)
@@ -157,17 +169,32 @@ class UrscCore(wiring.Component):
         wiring.connect(m, pv_feed=pv_feed.dpe, engines=engines.dpe_i[1])
         wiring.connect(m, engines=engines.dpe_o[0], s_collect=s_collect.i)
         wiring.connect(m, engines=engines.dpe_o[1], update=update.pv)
-        wiring.connect(m, softmax=softmax.rvpe, engines=engines.rvpe_i[0])
-        wiring.connect(m, engines=engines.rvpe_o[0], softmax=softmax.rvpe_o)
+        for u, softmax in enumerate(softmaxes):
+            wiring.connect(m, softmax=softmax.rvpe, engines=engines.rvpe_i[u])
+            wiring.connect(m, engines=engines.rvpe_o[u], softmax=softmax.rvpe_o)
+            wiring.connect(m, softmax.s_r, getattr(mem, f"s{u}_r"))
+            wiring.connect(m, softmax.s_w, getattr(mem, f"s{u}_w"))
+            wiring.connect(m, softmax.p_w, getattr(mem, f"p_w{u or ''}"))
+            m.d.comb += [
+                softmax.start.eq(flash.sm_start[u]), softmax.program.eq(flash.sm_program[u]),
+                softmax.p_base.eq(flash.sm_base[u]), flash.sm_busy[u].eq(softmax.busy),
+                softmax.vectors.eq(flash.vectors[u]), softmax.scale.eq(intake.descriptor.scale),
+                softmax.limit.eq(flash.limit[u]), softmax.m_old.eq(flash.m_old[u]),
+                softmax.l_old.eq(flash.l_old[u]), softmax.l_fin.eq(flash.l_old[u]),
+                flash.m_new[u].eq(softmax.m_new), flash.l_new[u].eq(softmax.l_new),
+                flash.alpha[u].eq(softmax.alpha), flash.rinv[u].eq(softmax.rinv)]
+            # DPE0's S results go to the S memory of the item's parity
+            s_w1 = getattr(mem, f"s{u}_w1")
+            m.d.comb += [s_w1.addr.eq(s_collect.s_w.addr), s_w1.data.eq(s_collect.s_w.data)]
+            for lane in range(g.lanes):
+                m.d.comb += s_w1.en[lane].eq(Mux(flash.s_half == u, s_collect.s_w.en[lane], 0))
         wiring.connect(m, update=update.upe, engines=engines.upe_i[0])
         wiring.connect(m, engines=engines.upe_o[0], update=update.upe_o)
         wiring.connect(m, update=update.store, writer=writer.i)
         for agent, port, name in ((loader, "q_w", "q_w"), (loader, "k_w", "k_w"),
                                   (loader, "v_w", "v_w"), (s_feed, "q_r", "q_r"),
                                   (s_feed, "k_r", "k_r"), (pv_feed, "p_r", "p_r"),
-                                  (pv_feed, "v_r", "v_r"), (s_collect, "s_w", "s_w1"),
-                                  (softmax, "s_r", "s_r"), (softmax, "s_w", "s_w"),
-                                  (softmax, "p_w", "p_w"), (update, "o_r", "o_r"),
+                                  (pv_feed, "v_r", "v_r"), (update, "o_r", "o_r"),
                                   (update, "o_w", "o_w"), (flash, "u_r", "u_r"),
                                   (flash, "u_w", "u_w")):
             wiring.connect(m, getattr(agent, port), getattr(mem, name))
@@ -175,20 +202,16 @@ class UrscCore(wiring.Component):
             flash.load_busy.eq(loader.busy),
             s_collect.clear.eq(flash.s_clear), flash.s_count.eq(s_collect.count),
             s_feed.q_base.eq(flash.q_base), s_feed.dchunks.eq(flash.dchunks),
+            s_feed.k_base.eq(flash.k_base), pv_feed.v_base.eq(flash.v_base),
             pv_feed.ctiles.eq(flash.ctiles), pv_feed.keys.eq(flash.keys),
-            softmax.start.eq(flash.sm_start), softmax.program.eq(flash.sm_program),
-            flash.sm_busy.eq(softmax.busy), softmax.vectors.eq(flash.vectors),
-            softmax.scale.eq(intake.descriptor.scale), softmax.limit.eq(flash.limit),
-            softmax.m_old.eq(flash.m_old), softmax.l_old.eq(flash.l_old),
-            softmax.l_fin.eq(flash.l_old), flash.m_new.eq(softmax.m_new),
-            flash.l_new.eq(softmax.l_new),
+            pv_feed.p_base.eq(flash.p_base),
             update.start.eq(flash.up_start), update.mode.eq(flash.up_mode),
             update.first.eq(flash.up_first), flash.up_busy.eq(update.busy),
             flash.up_idle.eq(update.idle), update.o_base.eq(flash.o_base),
             update.ctiles.eq(flash.ctiles), update.tile.eq(flash.tile), update.d.eq(flash.d),
             update.row_addr.eq(flash.row_addr), update.row_stride.eq(flash.row_stride),
-            update.alpha.eq(softmax.alpha), update.rinv.eq(softmax.rinv),
-            update.l_fin.eq(flash.l_old), flash.writer_idle.eq(writer.idle),
+            update.alpha.eq(flash.up_alpha), update.rinv.eq(flash.up_rinv),
+            update.l_fin.eq(flash.up_l), flash.writer_idle.eq(writer.idle),
         ]
         return m
 
@@ -200,6 +223,9 @@ class UrscCore(wiring.Component):
                      inc.dpe0_busy.eq(counting & engines.dpe_busy[0]),
                      inc.dpe1_busy.eq(counting & engines.dpe_busy[1]),
                      inc.rvpe_busy.eq(counting & engines.rvpe_busy[0]),
+                     *[getattr(inc, name).eq(counting & engines.rvpe_busy[u])
+                       for u, name in enumerate(_UNIT_COUNTERS, start=1)
+                       if u < len(engines.rvpe_busy)],
                      inc.upe_busy.eq(counting & engines.upe_busy[0])]
         phase = flash.phase
         first_match(m, inc, [

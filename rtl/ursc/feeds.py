@@ -8,10 +8,12 @@ holding them while the DPE does not take them.
 
 * :class:`SFeed` (DPE0, ``S = Q_t K_j^T``): beat (tile, chunk) reads word
   ``q_base + chunk`` of every Q bank (A operand: lane l is row ``t0 + l``) and word
-  ``tile * dchunks + chunk`` of every K bank (B operand: DPU c is key ``tile * dpus + c``).
+  ``k_base + tile * dchunks + chunk`` of every K bank (B operand: DPU c is key
+  ``tile * dpus + c``).
 * :class:`PvFeed` (DPE1, ``P V_j``): beat (tile, chunk) reads the P vector holding keys
-  ``chunk * mults ...`` of every lane (A operand) and word ``chunk * ctiles + tile`` of every V
-  bank (B operand: DPU c is column ``tile * dpus + c``, value x of key ``chunk * mults + x``);
+  ``chunk * mults ...`` of every lane (word ``p_base + chunk * mults / vector_width``: the
+  item's region of the P buffer) (A operand) and word ``v_base + chunk * ctiles + tile`` of
+  every V bank (B operand: DPU c is column ``tile * dpus + c``, value x of key ``chunk * mults + x``);
   keys at or past ``keys`` (the block's end) are given as +0, as the model pads them.
 """
 
@@ -61,13 +63,14 @@ class SFeed(_Feed):
     -------
     job : In(stream.Signature(dpe_job_layout()))
     dpe : Out(stream.Signature(dpe_operands(lanes, dpus, mults)))
-    q_base, dchunks : In(16)
-        Word of the row tile's Q rows; chunks per row (``ceil(d / mults)``).
+    q_base, dchunks, k_base : In(16)
+        Word of the row tile's Q rows; chunks per row (``ceil(d / mults)``); first word of the
+        block's K (its half of the K memory).
     q_r, k_r : Out(read_signature)
     """
 
     def __init__(self, geometry):
-        super().__init__(geometry, {"q_base": In(16), "dchunks": In(16),
+        super().__init__(geometry, {"q_base": In(16), "dchunks": In(16), "k_base": In(16),
                                     "q_r": _reader(geometry, "q"), "k_r": _reader(geometry, "k")})
 
     def elaborate(self, platform):
@@ -75,7 +78,7 @@ class SFeed(_Feed):
         g = self._g
         beat, advance = self.stage(m)
         m.d.comb += [self.q_r.addr.eq(self.q_base + beat.chunk), self.q_r.en.eq(advance),
-                     self.k_r.addr.eq(beat.tile * self.dchunks + beat.chunk),
+                     self.k_r.addr.eq(self.k_base + beat.tile * self.dchunks + beat.chunk),
                      self.k_r.en.eq(advance)]
         for lane in range(g.lanes):
             m.d.comb += self.dpe.payload.a[lane].eq(self.q_r.data[lane])
@@ -91,13 +94,15 @@ class PvFeed(_Feed):
     -------
     job : In(stream.Signature(dpe_job_layout()))
     dpe : Out(stream.Signature(dpe_operands(lanes, dpus, mults)))
-    ctiles, keys : In(16)
-        Output tiles per row (``ceil(d / dpus)``); keys of the block.
+    ctiles, keys, p_base, v_base : In(16)
+        Output tiles per row (``ceil(d / dpus)``); keys of the block; first word of the item's
+        region of the P buffer; first word of the block's V (its half of the V memory).
     p_r, v_r : Out(read_signature)
     """
 
     def __init__(self, geometry):
-        super().__init__(geometry, {"ctiles": In(16), "keys": In(16),
+        super().__init__(geometry, {"ctiles": In(16), "keys": In(16), "p_base": In(16),
+                                    "v_base": In(16),
                                     "p_r": _reader(geometry, "p"), "v_r": _reader(geometry, "v")})
 
     def elaborate(self, platform):
@@ -110,8 +115,8 @@ class PvFeed(_Feed):
         with m.If(advance):
             m.d.sync += [sub.eq(beat.chunk[:shift] if shift else 0),
                          key0.eq(beat.chunk * g.mults)]
-        m.d.comb += [self.p_r.addr.eq(beat.chunk >> shift), self.p_r.en.eq(advance),
-                     self.v_r.addr.eq(beat.chunk * self.ctiles + beat.tile),
+        m.d.comb += [self.p_r.addr.eq(self.p_base + (beat.chunk >> shift)), self.p_r.en.eq(advance),
+                     self.v_r.addr.eq(self.v_base + beat.chunk * self.ctiles + beat.tile),
                      self.v_r.en.eq(advance)]
         for lane in range(g.lanes):
             word = self.p_r.data[lane]

@@ -1,12 +1,13 @@
 """The block loader of the URSC core: a Q block, K_j or V_j from memory into its on-chip memory.
 
 A command names the target (``LoadKind``), the byte address of its first row, the byte stride
-between rows, the row count and the head dimension ``d``. The loader asks the read DMA
+between rows, the row count, the head dimension ``d`` and ``word``, the first word of the
+target memory the block goes to (a half of a double-buffered operand memory). The loader asks the read DMA
 (:class:`~hybridgen.rtl.mem.dma.ReadDma`) for each row (``2 d`` bytes; chunk kind 0 =
 ``mults`` bf16 for Q and K, kind 1 = ``dpus`` bf16 for V) and writes every chunk to its bank
 and word (the banking of :mod:`hybridgen.rtl.ursc.memories`): row r goes to bank
-``r % banks``, chunk c to word ``(r // banks) * words + c`` with ``banks`` = lanes (Q), dpus
-(K) or mults (V) and ``words`` = ``ceil(d / mults)`` (Q, K) or ``ceil(d / dpus)`` (V). The
+``r % banks``, chunk c to word ``word + (r // banks) * words + c`` with ``banks`` = lanes (Q),
+dpus (K) or mults (V) and ``words`` = ``ceil(d / mults)`` (Q, K) or ``ceil(d / dpus)`` (V). The
 DMA zero-pads the last chunk of a row.
 
 Handshake: ``cmd`` is taken when the loader is idle; ``busy`` is high from the next cycle until
@@ -33,7 +34,7 @@ class LoadKind(enum.Enum, shape=2):
 
 def load_command_layout():
     return data.StructLayout({"kind": LoadKind, "base": ADDR_BITS, "stride": ADDR_BITS,
-                              "rows": 16, "d": 9})
+                              "rows": 16, "d": 9, "word": 16})
 
 
 class Loader(wiring.Component):
@@ -97,7 +98,7 @@ class Loader(wiring.Component):
         fire = self.i.valid & self.busy
         for name, kind in (("q", LoadKind.Q), ("k", LoadKind.K), ("v", LoadKind.V)):
             port = getattr(self, f"{name}_w")
-            m.d.comb += port.addr.eq(row_base + chunk)
+            m.d.comb += port.addr.eq(cmd.word + row_base + chunk)
             for b in range(len(port.en)):
                 m.d.comb += [port.data[b].eq(self.i.payload.data),
                              port.en[b].eq(fire & (cmd.kind == kind) & (bank == b))]

@@ -19,17 +19,23 @@ memory     banks         word              holds (word address)
                                            ``ct * dpus ...`` in bank ``kk % mults`` at
                                            ``(kk // mults) * ctiles + ct`` (so one read of
                                            every bank is the B operand of a P V beat)
-``s``      ``lanes``     ``vector_width``  VMEM: S (then s, p) of row tile lane l, vector v at
-                         fp32              ``v`` (written by DPE0 in ``dpus`` granules)
-``p``      ``lanes``     ``vector_width``  VMEM: the bf16 P of lane l, vector v at ``v``
-                         bf16
+``s0``,    ``lanes``     ``vector_width``  VMEM: S (then s, p) of row tile lane l, vector v at
+``s1``                   fp32              ``v`` of ``s<h>``, ``h`` the item's parity (written by
+                                           DPE0 in ``dpus`` granules, then by softmax unit h)
+``p``      ``lanes``     ``vector_width``  VMEM: the bf16 P of lane l, vector v at
+                         bf16              ``r * p_region + v``, ``r`` = the item's index mod 3
 ``u``      1             ``2 lanes`` fp32  UMEM: m (lanes 0 ...) and l of the row tile with
                                            index ``t`` (``t0 = t * lanes``) at ``t``
 =========  ============  ================  =====================================================
 
 ``dchunks = ceil(d / mults)``, ``ctiles = ceil(d / dpus)``. The depths come from the
-configuration's memory sizes (the global buffer split 1 : 4 between Q and O, VMEM 2 : 1 between
-S and P); :meth:`CoreGeometry.layout_errors` says whether a descriptor's blocks fit them with
+configuration's memory sizes (the global buffer split 1 : 4 between Q and O, VMEM 4 : 3 between
+the two S memories and P, so that an S memory and a P region hold the same vectors). S is two
+memories (``memories["s"]`` each, :attr:`CoreGeometry.vmem_half` words), one per softmax unit,
+selected by the item's parity: DPE0 writes S of one item while the two RVPE units work on the
+two items before it; P is one memory in three regions of :attr:`CoreGeometry.p_region` words
+(the items of the softmax units and of DPE1 are three consecutive ones; rtl/ursc/pipeflash.py).
+:meth:`CoreGeometry.layout_fits` says whether a descriptor's blocks fit them with
 this banking (the padding to whole words included).
 """
 
@@ -47,7 +53,10 @@ __all__ = ["CoreGeometry", "BankedMemory", "UrscMemories", "ADDR_BITS"]
 
 #: Memories with a second write port (``<name>_w1``): the S buffer, written by DPE0 (S) and by
 #: the RVPE passes.
-_WRITERS = {"s": 2}
+_WRITERS = {"s": 2, "p": 2}
+
+#: Memories built once per softmax unit (``<name><u>_w``, ...): the S buffer.
+_PER_UNIT = ("s",)
 
 #: Width of the AXI address (descriptor addresses are 64-bit fields; the port uses the low bits).
 ADDR_BITS = 32
@@ -72,6 +81,9 @@ class CoreGeometry:
     operand_bytes: int
     vmem_bytes: int
     umem_bytes: int
+    #: Softmax units of the PipeFlash controller (RVPE units it drives, at most 2), one S
+    #: memory each.
+    softmax_units: int = 2
 
     def __post_init__(self):
         if self.vector_width % self.mults or self.vector_width % self.dpus:
@@ -90,7 +102,8 @@ class CoreGeometry:
                    bus_bytes=config.bus_bits // 8, outstanding=config.read_outstanding,
                    global_bytes=config.global_kib * 1024,
                    operand_bytes=config.operand_kib * 1024,
-                   vmem_bytes=config.vmem_kib * 1024, umem_bytes=config.umem_kib * 1024)
+                   vmem_bytes=config.vmem_kib * 1024, umem_bytes=config.umem_kib * 1024,
+                   softmax_units=min(2, config.vector_units))
 
     # -- memories: (banks, word bits, depth, write granularity) -------------------------------
     @property
@@ -104,10 +117,39 @@ class CoreGeometry:
             "o": (L, o_word, max(1, 8 * (self.global_bytes - q_bytes) // (L * o_word)), None),
             "k": (D, k_word, max(1, 8 * self.operand_bytes // (D * k_word)), None),
             "v": (M, v_word, max(1, 8 * self.operand_bytes // (M * v_word)), None),
-            "s": (L, s_word, max(1, 8 * (2 * self.vmem_bytes // 3) // (L * s_word)), D * 32),
-            "p": (L, p_word, max(1, 8 * (self.vmem_bytes // 3) // (L * p_word)), None),
+            "s": (L, s_word, max(1, 8 * (2 * self.vmem_bytes // 7) // (L * s_word)), D * 32),
+            "p": (L, p_word, max(1, 8 * (3 * self.vmem_bytes // 7) // (L * p_word)), None),
             "u": (1, u_word, max(1, 8 * self.umem_bytes // u_word), None),
         }
+
+    @property
+    def vmem_half(self):
+        """Words of each of the two S memories."""
+        return self.memories["s"][2]
+
+    @property
+    def p_region(self):
+        """Words of one of the P buffer's three regions."""
+        return max(1, self.memories["p"][2] // 3)
+
+    def kv_double(self, *, block_k, d):
+        """True (a Python bool or an Amaranth value) when K_j and V_j of a block fit half their
+        operand memory each: K_j, V_j of key block j then go to half ``j mod 2`` (word
+        ``(j mod 2) * kv_half[name]``), so the next block loads while this one is used."""
+        need = self.words(block_q=1, block_k=block_k, d=d)
+        half = self.kv_half
+        return (need["k"] <= half["k"]) & (need["v"] <= half["v"])
+
+    @property
+    def kv_half(self):
+        """Words of half the K and of half the V memory."""
+        return {name: self.memories[name][2] // 2 for name in ("k", "v")}
+
+    def capacity(self):
+        """Words per bank each memory offers a block (P: one region)."""
+        cap = {name: depth for name, (_, _, depth, _) in self.memories.items()}
+        cap["p"] = self.p_region
+        return cap
 
     def words(self, *, block_q, block_k, d):
         """Words per bank each memory needs for blocks ``block_q`` x ``block_k`` at ``d``
@@ -126,7 +168,7 @@ class CoreGeometry:
         """True (a Python bool or an Amaranth value) when the blocks fit every memory."""
         need = self.words(block_q=block_q, block_k=block_k, d=d)
         fits = 1
-        for name, (_, _, depth, _) in self.memories.items():
+        for name, depth in self.capacity().items():
             fits = fits & (need[name] <= depth)
         return fits
 
@@ -191,25 +233,34 @@ class UrscMemories(wiring.Component):
 
     Members
     -------
-    q_w, q_r, o_w, o_r, k_w, k_r, v_w, v_r, s_w, s_r, p_w, p_r, u_w, u_r :
+    q_w, q_r, o_w, o_r, k_w, k_r, v_w, v_r, s0_w, s0_w1, s0_r, s1_w, s1_w1, s1_r, p_w, p_w1,
+    p_r, u_w, u_r :
         the :class:`BankedMemory` ports of each memory
     """
 
     def __init__(self, geometry):
         self._g = geometry
         members = {}
-        for name, (banks, width, depth, gran) in geometry.memories.items():
+        for name, (kind, (banks, width, depth, gran)) in self._instances().items():
             granules = 1 if gran is None else width // gran
-            for port in range(_WRITERS.get(name, 1)):
+            for port in range(_WRITERS.get(kind, 1)):
                 members[f"{name}_w{port or ''}"] = In(write_signature(banks, width, depth,
                                                                      granules))
             members[f"{name}_r"] = In(read_signature(banks, width, depth))
         super().__init__(members)
 
+    def _instances(self):
+        out = {}
+        for kind, shape in self._g.memories.items():
+            copies = self._g.softmax_units if kind in _PER_UNIT else None
+            for k in range(copies or 1):
+                out[f"{kind}{k}" if copies else kind] = (kind, shape)
+        return out
+
     def elaborate(self, platform):
         m = Module()
-        for name, (banks, width, depth, gran) in self._g.memories.items():
-            writes = _WRITERS.get(name, 1)
+        for name, (kind, (banks, width, depth, gran)) in self._instances().items():
+            writes = _WRITERS.get(kind, 1)
             mem = BankedMemory(banks=banks, width=width, depth=depth, granularity=gran,
                                writes=writes)
             m.submodules[name] = mem

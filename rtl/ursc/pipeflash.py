@@ -1,30 +1,49 @@
 """The PipeFlash controller: what happens to each row-tile item of the
 :class:`~hybridgen.rtl.ursc.attention_seq.AttentionSequencer`.
 
-Simple schedule (correctness first: one step at a time, nothing overlapped), per item
-(``t`` = the row tile's index in its q-block, ``t0 = t * lanes``):
+The item pipeline: stages that each hold one item and run side by side (``t`` = the row
+tile's index in its q-block, ``t0 = t * lanes``; item n's *half* ``h`` is its parity, its
+*region* is ``n mod 3``):
 
-1. a new q-block (``j0 = 0``, ``t0 = 0``): load its Q rows (:class:`~.loader.Loader`);
-   a new key block (``t0 = 0``): load K_j, then V_j;
-2. m and l of the row tile: -inf and +0 on ``first``, else from UMEM word ``t`` (written back
-   after every item, visited or skipped);
-3. if ``visible``: DPE0 computes the ``ceil(visible / dpus)`` S tiles (:class:`~.feeds.SFeed`)
-   into VMEM (:class:`SCollect`); the RVPE runs the softmax passes (:class:`~.softmax.Softmax`);
-   DPE1 computes the ``ceil(d / dpus)`` P V tiles over ``ceil(visible / mults)`` chunks
-   (:class:`~.feeds.PvFeed`) and the UpE folds them into O (:class:`~.update.OUpdate`);
-   m and l go back to UMEM;
-4. if ``last``: the RVPE computes ``1 / l`` and the UpE writes ``bf16(O / l)`` of the tile's
-   rows to memory;
-5. the item is taken; after the ``end`` item the controller waits for the write DMA, then
-   reports ``finish``.
+0. **load stage**: takes the item from the sequencer; a new key block (``t0 = 0``): loads
+   K_j, then V_j (:class:`~.loader.Loader`), into half ``kv`` of the K and V memories (``kv``
+   alternates with the key blocks when :meth:`~.memories.CoreGeometry.kv_double` holds, else
+   0) once no earlier item needs that half any more (K: until its S is computed, V: until its
+   P V is; counted per half); the first item of a q-block then loads the Q rows once every
+   earlier item's S is computed (Q is single-buffered); the item goes into the item queue
+   (:data:`QUEUE_DEPTH` entries), so loads run ahead of compute;
+1. **front** (item i): takes the item from the queue; waits until softmax unit h is free; if
+   ``visible``: DPE0 computes the ``ceil(visible / dpus)`` S tiles (:class:`~.feeds.SFeed`)
+   into S memory h (:class:`SCollect`); then hands the item to softmax unit h;
+2. **softmax**, one slot per softmax unit (``CoreGeometry.softmax_units``, RVPE units 0 and
+   1; items i - 1 and i - 2): m and l of the row tile (-inf and +0 on ``first``, else UMEM word
+   ``t``); if ``visible``: the RVPE unit runs the softmax passes (:class:`~.softmax.Softmax`)
+   on S memory h, P into the item's P region; m and l go back to UMEM (also for a skipped
+   item); if ``last``: the unit computes ``1 / l``; the item goes to the PV stage with its
+   ``a``, ``1 / l`` and l, the units taking turns (item order);
+3. **PV** (item i - 3 or later): if ``visible``: DPE1 computes the ``ceil(d / dpus)`` P V
+   tiles over ``ceil(visible / mults)`` chunks (:class:`~.feeds.PvFeed`) from the item's P
+   region and the UpE folds them into O (:class:`~.update.OUpdate`); if ``last``: the UpE
+   writes ``bf16(O / l)`` of the tile's rows to memory; after the ``end`` item the stage waits
+   for the write DMA, then reports ``finish``.
+
+Hazards: S memory h belongs to softmax unit h; DPE0 writes it only while the unit is empty.
+The items from the softmax slots on are at most three consecutive ones, so their P regions
+differ. m and l in UMEM (one read and one write port, unit 0 first when both ask): a unit
+reads the row tile's m, l only when the other unit does not hold an older item of the same
+row tile whose m, l are not written back yet (consecutive items share a row tile when a
+q-block has one row tile). O is read and written by the PV stage only, in item order. Q and K
+are read by the front only, V by the PV stage: the load stage's user counts.
 
 A row of the tile that sees no key of a visited block is updated like the others (its S row is
 all -inf, so m stays, ``a = 1`` and l, O add zeros), as verif/ursc/attention_model.py shows.
-``phase`` tells the counters what the controller waits for.
+``phase`` tells the counters what the controller waits for: a softmax unit running
+(``SOFTMAX``), else the PV stage (``PV``, ``STORE``: updating, storing or draining), else the
+front (``S``; ``LOAD``: its queue is empty while the load stage loads), else ``CONTROL``.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
@@ -36,7 +55,12 @@ from .loader import LoadKind, load_command_layout
 from .memories import ADDR_BITS, read_signature, write_signature
 from .softmax import NEG_INF
 
-__all__ = ["Phase", "SCollect", "PipeFlash"]
+__all__ = ["Phase", "SCollect", "PipeFlash", "SCHEDULE", "stage_layout"]
+
+#: What the bench reports as the schedule.
+SCHEDULE = ("item pipeline: load stage (K_j, V_j, then Q; 8-entry item queue), front (S on "
+            "DPE0), two softmax units (RVPE units 0 and 1, one item each), PV (DPE1 + UpE); S "
+            "per unit, P in 3 regions")
 
 
 class Phase(enum.Enum, shape=3):
@@ -52,7 +76,8 @@ class Phase(enum.Enum, shape=3):
 class SCollect(wiring.Component):
     """DPE0's results into the S buffer: result n (tile n of the item, ``lanes x dpus`` fp32)
     is written to word ``n // G``, granule ``n % G`` of every lane's bank (``G =
-    vector_width / dpus``). ``count`` counts the results since ``clear``.
+    vector_width / dpus``). ``count`` counts the results since ``clear``. (The core gives
+    ``s_w`` to the S memory of the item's parity.)
 
     Members
     -------
@@ -90,8 +115,22 @@ class SCollect(wiring.Component):
         return m
 
 
+
+def stage_layout(lanes):
+    """What a stage holds of its item: the item, the row tile's index ``trow`` in its q-block
+    (its UMEM word, ``trow * dchunks`` its Q word, ``trow * ctiles`` its O word), its parity
+    ``half`` (S memory and softmax unit), its P ``region`` (item index mod 3), ``kv`` (the half
+    of the K and V memories its key block is in), the byte address of its first O row."""
+    return data.StructLayout({"it": item_layout(lanes), "trow": 16, "half": 1, "region": 2,
+                              "kv": 1, "o": ADDR_BITS})
+
+
+#: Entries of the item queue between the load stage and the front.
+QUEUE_DEPTH = 8
+
+
 class PipeFlash(wiring.Component):
-    """The item controller of the module docstring.
+    """The item pipeline of the module docstring.
 
     Members
     -------
@@ -100,16 +139,19 @@ class PipeFlash(wiring.Component):
     finish : Out(1)                          pulse: the kernel's last output is written
     phase : Out(Phase)
     load : Out(stream.Signature(load_command_layout())), load_busy : In(1)     the loader
-    s_job : Out(stream), s_clear : Out(1), s_count : In(16), q_base, dchunks : Out(16)
-        DPE0's feed and collector
-    pv_job : Out(stream), ctiles, keys : Out(16)                                DPE1's feed
-    sm_start, sm_program : Out(1), sm_busy : In(1), vectors : Out(16),
-    limit : Out(ArrayLayout(16, lanes)), m_old, l_old : Out(row), m_new, l_new : In(row)
-        the softmax program (``l_old`` is also its ``l_fin``)
+    s_job : Out(stream), s_clear : Out(1), s_count : In(16), s_half : Out(1),
+    q_base, dchunks : Out(16)
+        DPE0's feed and collector (front stage; ``s_half``: the S memory written)
+    per softmax unit u (arrays of ``softmax_units``): sm_start, sm_program : Out(1),
+    sm_busy : In(1), sm_base, vectors : Out(16), limit : Out(ArrayLayout(16, lanes)), m_old, l_old : Out(row),
+    m_new, l_new, alpha, rinv : In(row)
+        the softmax program (``l_old`` is also its ``l_fin``; ``sm_base``: its P region)
+    pv_job : Out(stream), ctiles, keys, p_base : Out(16)                 DPE1's feed (PV stage)
     up_start, up_mode, up_first : Out(1), up_busy, up_idle : In(1), o_base, tile, d : Out(16),
-    row_addr, row_stride : Out(ADDR_BITS)                                       the UpE side
+    row_addr, row_stride : Out(ADDR_BITS), up_alpha, up_rinv, up_l : Out(row)
+        the UpE side (PV stage)
     writer_idle : In(1)
-    u_r, u_w : UMEM ports
+    u_r, u_w : UMEM ports (softmax stage)
     """
 
     def __init__(self, geometry):
@@ -118,37 +160,31 @@ class PipeFlash(wiring.Component):
         row = data.ArrayLayout(32, L)
         banks, width, depth, _ = g.memories["u"]
         job = stream.Signature(dpe_job_layout())
+        U = g.softmax_units
         super().__init__({
             "desc": In(attention_descriptor()), "items": In(stream.Signature(item_layout(L))),
             "finish": Out(1), "phase": Out(Phase),
             "load": Out(stream.Signature(load_command_layout())), "load_busy": In(1),
-            "s_job": Out(job), "s_clear": Out(1), "s_count": In(16), "q_base": Out(16),
-            "dchunks": Out(16), "pv_job": Out(job), "ctiles": Out(16), "keys": Out(16),
-            "sm_start": Out(1), "sm_program": Out(1), "sm_busy": In(1), "vectors": Out(16),
-            "limit": Out(data.ArrayLayout(16, L)), "m_old": Out(row), "l_old": Out(row),
-            "m_new": In(row), "l_new": In(row),
-            "up_start": Out(1), "up_mode": Out(1), "up_first": Out(1), "up_busy": In(1),
-            "up_idle": In(1), "o_base": Out(16), "tile": Out(16), "d": Out(16),
-            "row_addr": Out(ADDR_BITS), "row_stride": Out(ADDR_BITS), "writer_idle": In(1),
+            "s_job": Out(job), "s_clear": Out(1), "s_count": In(16), "s_half": Out(1),
+            "q_base": Out(16), "dchunks": Out(16), "k_base": Out(16), "kv_double": Out(1),
+            "sm_start": Out(1).array(U), "sm_program": Out(1).array(U),
+            "sm_busy": In(1).array(U), "sm_base": Out(16).array(U),
+            "vectors": Out(16).array(U), "limit": Out(data.ArrayLayout(16, L)).array(U),
+            "m_old": Out(row).array(U), "l_old": Out(row).array(U),
+            "m_new": In(row).array(U), "l_new": In(row).array(U),
+            "alpha": In(row).array(U), "rinv": In(row).array(U),
+            "pv_job": Out(job), "ctiles": Out(16), "keys": Out(16), "p_base": Out(16),
+            "v_base": Out(16), "up_start": Out(1), "up_mode": Out(1), "up_first": Out(1),
+            "up_busy": In(1), "up_idle": In(1), "o_base": Out(16), "tile": Out(16), "d": Out(16),
+            "row_addr": Out(ADDR_BITS), "row_stride": Out(ADDR_BITS),
+            "up_alpha": Out(row), "up_rinv": Out(row), "up_l": Out(row), "writer_idle": In(1),
             "u_r": Out(read_signature(banks, width, depth)),
             "u_w": Out(write_signature(banks, width, depth, 1)),
         })
 
-    def geometry_of_item(self, m, desc, it):
-        """Combinational figures of item ``it``: sizes, limits, addresses."""
-        g = self._g
-        d = desc.d
-        vis = it.visible
-        m.d.comb += [self.dchunks.eq((d + g.mults - 1) >> exact_log2(g.mults)),
-                     self.ctiles.eq((d + g.dpus - 1) // g.dpus), self.keys.eq(it.keys),
-                     self.vectors.eq((vis + g.vector_width - 1) >> exact_log2(g.vector_width)),
-                     self.tile.eq(it.tile), self.d.eq(d)]
-        for r in range(g.lanes):
-            raw = Signal(signed(28), name=f"raw{r}")
-            m.d.comb += raw.eq(it.q0 + it.t0 + r + 1 + desc.sk - desc.sq - it.j0)
-            m.d.comb += self.limit[r].eq(Mux(~desc.causal, it.keys,
-                                             Mux(raw < 0, 0, Mux(raw > it.keys, it.keys, raw))))
-        bytes_ = d * 2
+    def addresses(self, desc, it):
+        """Byte addresses of item ``it``'s first Q, K, V and O rows, and the row strides."""
+        bytes_ = desc.d * 2
         row_q = (it.batch * desc.sq + it.q0) * desc.hq + it.head
         row_k = (it.batch * desc.sk + it.j0) * desc.hkv + it.kv_head
         row_o = (it.batch * desc.sq + it.q0 + it.t0) * desc.hq + it.head
@@ -157,136 +193,299 @@ class PipeFlash(wiring.Component):
                 "v": (desc.v_addr + row_k * bytes_)[:ADDR_BITS],
                 "o": (desc.o_addr + row_o * bytes_)[:ADDR_BITS],
                 "q_stride": (desc.hq * bytes_)[:ADDR_BITS],
-                "k_stride": (desc.hkv * bytes_)[:ADDR_BITS],
-                "s_tiles": (vis + g.dpus - 1) // g.dpus,
-                "p_chunks": (vis + g.mults - 1) >> exact_log2(g.mults)}
+                "k_stride": (desc.hkv * bytes_)[:ADDR_BITS]}
 
     def elaborate(self, platform):
         m = Module()
         g, desc = self._g, self.desc
-        L = g.lanes
-        it = Signal(item_layout(L))
-        trow = Signal(16)
-        f = self.geometry_of_item(m, desc, it)
-        addr = {name: Signal(ADDR_BITS, name=f"{name}_addr") for name in ("q", "k", "v")}
-        m.d.comb += [self.q_base.eq(trow * self.dchunks), self.o_base.eq(trow * self.ctiles),
-                     self.row_stride.eq(f["q_stride"]), self.u_r.addr.eq(trow),
-                     self.u_w.addr.eq(trow),
-                     self.u_w.data[0].eq(Cat(self.m_old.as_value(), self.l_old.as_value())),
-                     self.s_job.payload.tiles.eq(f["s_tiles"]),
-                     self.s_job.payload.chunks.eq(self.dchunks),
-                     self.pv_job.payload.tiles.eq(self.ctiles),
-                     self.pv_job.payload.chunks.eq(f["p_chunks"]),
-                     self.up_first.eq(it.first)]
+        L, U = g.lanes, g.softmax_units
+        d = desc.d
+        dchunks = (d + g.mults - 1) >> exact_log2(g.mults)
+        ctiles = (d + g.dpus - 1) // g.dpus
+        m.d.comb += [self.dchunks.eq(dchunks), self.ctiles.eq(ctiles), self.d.eq(d)]
 
-        def load(kind, base, stride, rows, then):
-            m.d.comb += [self.load.valid.eq(1), self.load.payload.kind.eq(kind),
+        fr, pv = Signal(stage_layout(L), name="front"), Signal(stage_layout(L), name="pv")
+        sm = [Signal(stage_layout(L), name=f"soft{u}") for u in range(U)]
+        sm_full = [Signal(name=f"soft{u}_full") for u in range(U)]
+        sm_saved = [Signal(name=f"soft{u}_saved") for u in range(U)]   # m, l in UMEM
+        sm_leave = [Signal(name=f"soft{u}_leave") for u in range(U)]
+        sm_enter = [Signal(name=f"soft{u}_enter") for u in range(U)]
+        pv_full, pv_leave, pv_enter = Signal(), Signal(), Signal()
+        newest = Signal(range(U))            # the unit that took the latest item
+        pv_next = Signal(range(U))           # the unit whose item the PV stage takes next
+        for u in range(U):
+            m.d.sync += sm_full[u].eq((sm_full[u] & ~sm_leave[u]) | sm_enter[u])
+        m.d.sync += pv_full.eq((pv_full & ~pv_leave) | pv_enter)
+        pv_free = ~pv_full | pv_leave
+
+        # -- load stage: Q, K_j, V_j ahead of compute; the item queue ----------------------
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=stage_layout(L).size,
+                                                           depth=QUEUE_DEPTH)
+        ld = Signal(stage_layout(L), name="load")
+        lit = ld.it
+        addr = self.addresses(desc, lit)
+        regs = {name: Signal(ADDR_BITS, name=f"{name}_addr") for name in ("q", "k", "v")}
+        half_next, region_next, kv_now = Signal(range(U)), Signal(2), Signal()
+        double = Signal()
+        m.d.comb += double.eq(g.kv_double(block_k=Mux(desc.block_k < desc.sk, desc.block_k,
+                                                       desc.sk), d=d))
+        # users of each buffer: items taken by the load stage that still need it (Q, K: until
+        # their S is computed; V: until their P V is)
+        width = range(QUEUE_DEPTH + U + 4)
+        q_users = Signal(width)
+        k_users = [Signal(width, name=f"k{h}_users") for h in range(2)]
+        v_users = [Signal(width, name=f"v{h}_users") for h in range(2)]
+        pushed, s_done, pv_done = Signal(), Signal(), Signal()
+        s_kv, pv_kv = Signal(), Signal()
+        m.d.sync += q_users.eq(q_users + pushed - s_done)
+        for h in range(2):
+            m.d.sync += [
+                k_users[h].eq(k_users[h] + (pushed & (ld.kv == h)) - (s_done & (s_kv == h))),
+                v_users[h].eq(v_users[h] + (pushed & (ld.kv == h)) - (pv_done & (pv_kv == h)))]
+        k_free = ~Cat(*[u != 0 for u in k_users]).bit_select(ld.kv, 1)
+        v_free = ~Cat(*[u != 0 for u in v_users]).bit_select(ld.kv, 1)
+        kv_words = g.kv_half
+        loading = Signal()
+
+        def load(kind, base, stride, rows, word, then, ok=1):
+            m.d.comb += [self.load.valid.eq(ok), self.load.payload.kind.eq(kind),
                          self.load.payload.base.eq(base), self.load.payload.stride.eq(stride),
-                         self.load.payload.rows.eq(rows), self.load.payload.d.eq(desc.d),
-                         self.phase.eq(Phase.LOAD)]
-            with m.If(self.load.ready):
+                         self.load.payload.rows.eq(rows), self.load.payload.d.eq(d),
+                         self.load.payload.word.eq(word), loading.eq(1)]
+            with m.If(self.load.ready & ok):
                 m.next = then
 
-        def wait(busy, then, phase):
-            m.d.comb += self.phase.eq(phase)
+        def wait(busy, then):
+            m.d.comb += loading.eq(1)
             with m.If(~busy):
                 m.next = then
 
-        def after_state():
-            with m.If(it.visible != 0):
-                m.next = "S_JOB"
-            with m.Else():
-                m.next = "SAVE"
-
-        with m.FSM(name="pipeflash"):
+        m.d.comb += [queue.w_data.eq(ld.as_value()), self.kv_double.eq(double)]
+        with m.FSM(name="loads"):
             with m.State("IDLE"):
+                m.d.comb += self.items.ready.eq(1)
                 with m.If(self.items.valid):
-                    m.d.sync += [it.eq(self.items.payload),
-                                 trow.eq(Mux(self.items.payload.t0 == 0, 0, trow + 1))]
+                    new_block = self.items.payload.t0 == 0
+                    kv = Mux(new_block & double, ~kv_now, kv_now) & double
+                    m.d.sync += [lit.eq(self.items.payload), ld.half.eq(half_next),
+                                 half_next.eq(half_next + 1), ld.region.eq(region_next),
+                                 region_next.eq(Mux(region_next == 2, 0, region_next + 1)),
+                                 ld.trow.eq(Mux(new_block, 0, ld.trow + 1)),
+                                 ld.kv.eq(kv), kv_now.eq(kv)]
                     m.next = "PREP"
             with m.State("PREP"):
-                m.d.sync += [addr["q"].eq(f["q"]), addr["k"].eq(f["k"]), addr["v"].eq(f["v"]),
-                             self.row_addr.eq(f["o"])]
-                with m.If((it.t0 == 0) & (it.j0 == 0)):
-                    m.next = "LOAD_Q"
-                with m.Elif(it.t0 == 0):
+                m.d.sync += [regs["q"].eq(addr["q"]), regs["k"].eq(addr["k"]),
+                             regs["v"].eq(addr["v"]), ld.o.eq(addr["o"])]
+                with m.If(lit.t0 == 0):
                     m.next = "LOAD_K"
                 with m.Else():
-                    m.next = "STATE"
-            with m.State("LOAD_Q"):
-                load(LoadKind.Q, addr["q"], f["q_stride"], it.rows, "WAIT_Q")
-            with m.State("WAIT_Q"):
-                wait(self.load_busy, "LOAD_K", Phase.LOAD)
+                    m.next = "PUSH"
+            # K_j and V_j first (their half is free once its items are done), then Q of a new
+            # q-block (single-buffered: once every S of the q-block before is computed)
             with m.State("LOAD_K"):
-                load(LoadKind.K, addr["k"], f["k_stride"], it.keys, "WAIT_K")
+                load(LoadKind.K, regs["k"], addr["k_stride"], lit.keys, ld.kv * kv_words["k"],
+                     "WAIT_K", ok=k_free)
             with m.State("WAIT_K"):
-                wait(self.load_busy, "LOAD_V", Phase.LOAD)
+                wait(self.load_busy, "LOAD_V")
             with m.State("LOAD_V"):
-                load(LoadKind.V, addr["v"], f["k_stride"], it.keys, "WAIT_V")
+                load(LoadKind.V, regs["v"], addr["k_stride"], lit.keys, ld.kv * kv_words["v"],
+                     "WAIT_V", ok=v_free)
             with m.State("WAIT_V"):
-                wait(self.load_busy, "STATE", Phase.LOAD)
-            with m.State("STATE"):
-                m.d.comb += self.u_r.en.eq(1)
-                m.next = "STATE2"
-            with m.State("STATE2"):
-                stored = self.u_r.data[0]
-                m.d.sync += [self.m_old.eq(Mux(it.first, Cat(*[Const(NEG_INF, 32)] * L),
-                                               stored[:32 * L])),
-                             self.l_old.eq(Mux(it.first, 0, stored[32 * L:]))]
-                m.d.comb += self.s_clear.eq(1)
-                after_state()
+                with m.If(lit.j0 == 0):
+                    wait(self.load_busy, "LOAD_Q")
+                with m.Else():
+                    wait(self.load_busy, "PUSH")
+            with m.State("LOAD_Q"):
+                load(LoadKind.Q, regs["q"], addr["q_stride"], lit.rows, 0, "WAIT_Q",
+                     ok=q_users == 0)
+            with m.State("WAIT_Q"):
+                wait(self.load_busy, "PUSH")
+            with m.State("PUSH"):
+                m.d.comb += queue.w_en.eq(1)
+                with m.If(queue.w_rdy):
+                    m.d.comb += pushed.eq(1)
+                    m.next = "IDLE"
+
+        # -- front: S on DPE0 -----------------------------------------------------------------
+        fit = fr.it
+        unit_free = Signal()
+        m.d.comb += [self.q_base.eq(fr.trow * dchunks), self.s_half.eq(fr.half),
+                     self.k_base.eq(fr.kv * kv_words["k"]),
+                     unit_free.eq(~Cat(*sm_full).bit_select(fr.half, 1)),
+                     self.s_job.payload.tiles.eq((fit.visible + g.dpus - 1) // g.dpus),
+                     self.s_job.payload.chunks.eq(dchunks), s_kv.eq(fr.kv)]
+        front_phase = Signal(Phase)
+        with m.FSM(name="front"):
+            with m.State("IDLE"):
+                m.d.comb += queue.r_en.eq(1)
+                with m.If(queue.r_rdy):
+                    m.d.sync += fr.eq(queue.r_data)
+                    m.next = "S_CLEAR"
+                with m.Elif(loading):
+                    m.d.comb += front_phase.eq(Phase.LOAD)
+            with m.State("S_CLEAR"):
+                # S memory `half` is the softmax unit's: wait until its item has left
+                with m.If(unit_free):
+                    m.d.comb += self.s_clear.eq(1)
+                    with m.If(fit.visible != 0):
+                        m.next = "S_JOB"
+                    with m.Else():
+                        m.next = "HAND"
             with m.State("S_JOB"):
-                m.d.comb += [self.s_job.valid.eq(1), self.phase.eq(Phase.S)]
+                m.d.comb += [self.s_job.valid.eq(1), front_phase.eq(Phase.S)]
                 with m.If(self.s_job.ready):
                     m.next = "S_WAIT"
             with m.State("S_WAIT"):
-                m.d.comb += self.phase.eq(Phase.S)
-                with m.If(self.s_count == f["s_tiles"]):
-                    m.next = "SOFTMAX"
-            with m.State("SOFTMAX"):
-                m.d.comb += [self.sm_start.eq(1), self.phase.eq(Phase.SOFTMAX)]
-                m.next = "SOFTMAX_WAIT"
-            with m.State("SOFTMAX_WAIT"):
-                wait(self.sm_busy, "PV", Phase.SOFTMAX)
+                m.d.comb += front_phase.eq(Phase.S)
+                with m.If(self.s_count == self.s_job.payload.tiles):
+                    m.next = "HAND"
+            with m.State("HAND"):
+                m.d.comb += s_done.eq(1)
+                for u in range(U):
+                    with m.If(fr.half == u):
+                        m.d.comb += sm_enter[u].eq(1)
+                        m.d.sync += [sm[u].eq(fr), sm_saved[u].eq(0)]
+                m.d.sync += newest.eq(fr.half)
+                m.next = "IDLE"
+
+        # -- softmax stage: one slot per unit; m, l from UMEM, the RVPE passes, m, l to UMEM,
+        #    1 / l. UMEM: one read and one write port, unit 0 first.
+        want_r = [Signal(name=f"soft{u}_want_r") for u in range(U)]
+        want_w = [Signal(name=f"soft{u}_want_w") for u in range(U)]
+        grant_r = [want_r[u] & ~Cat(*want_r[:u]).any() for u in range(U)]
+        grant_w = [want_w[u] & ~Cat(*want_w[:u]).any() for u in range(U)]
+        for u in range(U):
+            with m.If(grant_r[u]):
+                m.d.comb += [self.u_r.en.eq(1), self.u_r.addr.eq(sm[u].trow)]
+            with m.If(grant_w[u]):
+                m.d.comb += [self.u_w.en[0].eq(1), self.u_w.addr.eq(sm[u].trow),
+                             self.u_w.data[0].eq(Cat(self.m_old[u].as_value(),
+                                                     self.l_old[u].as_value()))]
+        running = [Signal(name=f"soft{u}_running") for u in range(U)]
+        for u in range(U):
+            sit = sm[u].it
+            # the other unit's item is older (it came first) and of the same row tile, and its
+            # m, l are not in UMEM yet: wait for them
+            blocked = 0
+            if U == 2:
+                other = 1 - u
+                blocked = (sm_full[other] & ~sm_saved[other] & (newest == u)
+                           & (sm[other].trow == sm[u].trow))
+            m.d.comb += [self.sm_base[u].eq(sm[u].region * g.p_region),
+                         self.vectors[u].eq((sit.visible + g.vector_width - 1)
+                                            >> exact_log2(g.vector_width))]
+            for r in range(L):
+                raw = Signal(signed(28), name=f"raw{u}_{r}")
+                m.d.comb += raw.eq(sit.q0 + sit.t0 + r + 1 + desc.sk - desc.sq - sit.j0)
+                m.d.comb += self.limit[u][r].eq(
+                    Mux(~desc.causal, sit.keys,
+                        Mux(raw < 0, 0, Mux(raw > sit.keys, sit.keys, raw))))
+            with m.FSM(name=f"softmax{u}"):
+                with m.State("IDLE"):
+                    with m.If(sm_full[u] & ~sm_leave[u] & ~blocked):
+                        m.d.comb += want_r[u].eq(1)
+                        with m.If(grant_r[u]):
+                            m.next = "STATE"
+                with m.State("STATE"):
+                    stored = self.u_r.data[0]
+                    m.d.sync += [self.m_old[u].eq(Mux(sit.first, Cat(*[Const(NEG_INF, 32)] * L),
+                                                      stored[:32 * L])),
+                                 self.l_old[u].eq(Mux(sit.first, 0, stored[32 * L:]))]
+                    with m.If(sit.visible != 0):
+                        m.next = "SOFTMAX"
+                    with m.Else():
+                        m.next = "SAVE"
+                with m.State("SOFTMAX"):
+                    m.d.comb += [self.sm_start[u].eq(1), running[u].eq(1)]
+                    m.next = "SOFTMAX_WAIT"
+                with m.State("SOFTMAX_WAIT"):
+                    m.d.comb += running[u].eq(1)
+                    with m.If(~self.sm_busy[u]):
+                        m.d.sync += [self.m_old[u].eq(self.m_new[u]),
+                                     self.l_old[u].eq(self.l_new[u])]
+                        m.next = "SAVE"
+                with m.State("SAVE"):
+                    # m and l of the row tile to UMEM, also when the tile skipped the block
+                    # (the first block's -inf and +0 must be there for the next block)
+                    m.d.comb += want_w[u].eq(1)
+                    with m.If(grant_w[u]):
+                        m.d.sync += sm_saved[u].eq(1)
+                        with m.If(sit.last):
+                            m.next = "RECIP"
+                        with m.Else():
+                            m.next = "HAND"
+                with m.State("RECIP"):
+                    m.d.comb += [self.sm_start[u].eq(1), self.sm_program[u].eq(1),
+                                 running[u].eq(1)]
+                    m.next = "RECIP_WAIT"
+                with m.State("RECIP_WAIT"):
+                    m.d.comb += running[u].eq(1)
+                    with m.If(~self.sm_busy[u]):
+                        m.next = "HAND"
+                with m.State("HAND"):
+                    # items reach the PV stage in their order: the units take turns
+                    with m.If(pv_free & (pv_next == u)):
+                        m.d.comb += [sm_leave[u].eq(1), pv_enter.eq(1)]
+                        m.d.sync += [pv.eq(sm[u]), self.up_alpha.eq(self.alpha[u]),
+                                     self.up_rinv.eq(self.rinv[u]), self.up_l.eq(self.l_old[u]),
+                                     pv_next.eq(pv_next + 1)]
+                        m.next = "IDLE"
+
+        # -- PV stage: DPE1 and the O update, the store ---------------------------------------
+        pit = pv.it
+        m.d.comb += [self.p_base.eq(pv.region * g.p_region), self.keys.eq(pit.keys),
+                     self.v_base.eq(pv.kv * kv_words["v"]), pv_kv.eq(pv.kv),
+                     self.tile.eq(pit.tile), self.o_base.eq(pv.trow * ctiles),
+                     self.row_addr.eq(pv.o), self.row_stride.eq((desc.hq * d * 2)[:ADDR_BITS]),
+                     self.up_first.eq(pit.first),
+                     self.pv_job.payload.tiles.eq(ctiles),
+                     self.pv_job.payload.chunks.eq((pit.visible + g.mults - 1)
+                                                   >> exact_log2(g.mults))]
+        pv_phase = Signal(Phase)
+        with m.FSM(name="pv"):
+            with m.State("IDLE"):
+                with m.If(pv_full):
+                    with m.If(pit.visible != 0):
+                        m.next = "PV"
+                    with m.Elif(pit.last):
+                        m.next = "STORE"
+                    with m.Else():
+                        m.next = "DONE"
             with m.State("PV"):
-                m.d.comb += [self.pv_job.valid.eq(1), self.phase.eq(Phase.PV)]
+                m.d.comb += [self.pv_job.valid.eq(1), pv_phase.eq(Phase.PV)]
                 with m.If(self.pv_job.ready):
                     m.d.comb += self.up_start.eq(1)
                     m.next = "PV_WAIT"
             with m.State("PV_WAIT"):
-                m.d.comb += self.phase.eq(Phase.PV)
+                m.d.comb += pv_phase.eq(Phase.PV)
                 with m.If(~self.up_busy):
-                    m.d.sync += [self.m_old.eq(self.m_new), self.l_old.eq(self.l_new)]
-                    m.next = "SAVE"
-            with m.State("SAVE"):
-                # m and l of the row tile to UMEM, also when the tile skipped the block (the
-                # first block's -inf and +0 must be there for the next block)
-                m.d.comb += self.u_w.en[0].eq(1)
-                with m.If(it.last):
-                    m.next = "RECIP"
-                with m.Else():
-                    m.next = "NEXT"
-            with m.State("RECIP"):
-                m.d.comb += [self.sm_start.eq(1), self.sm_program.eq(1),
-                             self.phase.eq(Phase.SOFTMAX)]
-                m.next = "RECIP_WAIT"
-            with m.State("RECIP_WAIT"):
-                wait(self.sm_busy, "STORE", Phase.SOFTMAX)
+                    with m.If(pit.last):
+                        m.next = "STORE"
+                    with m.Else():
+                        m.next = "DONE"
             with m.State("STORE"):
-                m.d.comb += [self.up_start.eq(1), self.up_mode.eq(1), self.phase.eq(Phase.STORE)]
+                m.d.comb += [self.up_start.eq(1), self.up_mode.eq(1), pv_phase.eq(Phase.STORE)]
                 m.next = "STORE_WAIT"
             with m.State("STORE_WAIT"):
-                m.d.comb += self.up_mode.eq(1)
-                wait(self.up_busy, "NEXT", Phase.STORE)
-            with m.State("NEXT"):
-                m.d.comb += self.items.ready.eq(1)
-                with m.If(it.end):
+                m.d.comb += [self.up_mode.eq(1), pv_phase.eq(Phase.STORE)]
+                with m.If(~self.up_busy):
+                    m.next = "DONE"
+            with m.State("DONE"):
+                m.d.comb += [pv_leave.eq(1), pv_done.eq(1)]
+                with m.If(pit.end):
                     m.next = "DRAIN"
                 with m.Else():
                     m.next = "IDLE"
             with m.State("DRAIN"):
-                m.d.comb += self.phase.eq(Phase.STORE)
+                m.d.comb += pv_phase.eq(Phase.STORE)
                 with m.If(self.up_idle & self.writer_idle):
                     m.d.comb += self.finish.eq(1)
                     m.next = "IDLE"
+
+        with m.If(Cat(*running).any()):
+            m.d.comb += self.phase.eq(Phase.SOFTMAX)
+        with m.Elif(pv_phase != Phase.CONTROL):
+            m.d.comb += self.phase.eq(pv_phase)
+        with m.Else():
+            m.d.comb += self.phase.eq(front_phase)
         return m

@@ -1,7 +1,7 @@
 """The online-softmax program of PipeFlash on one RVPE unit, for one row-tile item.
 
 The program is a list of passes (:data:`SOFTMAX_PROGRAM`), run one after the other, each
-waiting for its last result (no overlap: the simple schedule). A pass is one of
+waiting for its last result (passes do not overlap). A pass is one of
 
 * ``vec``: every vector v < ``vectors`` of every lane row r < ``lanes`` of the S buffer
   (VMEM), row by row, one beat each; the results go back to the S buffer (and, for ``bf16``,
@@ -19,6 +19,13 @@ past ``limit[r]``: the causal limit clipped to the block), ``m_blk = rowmax(s)``
 ``bf16`` (P), ``l_blk = rowsum(P)`` (the bf16 P), ``a = exp(m_old - m_s)``,
 ``l_new = a * l_old + l_blk``. :data:`RECIP_PROGRAM`: ``rinv = recip(l_fin)``.
 
+Riders (:data:`RIDERS`): the scalar steps ``a = m_old - m_s``, ``a = exp(a)`` and
+``tmp = a * l_old`` do not wait for a pass of their own; each is one more beat issued right
+after the last beat of a vector pass (``s - m_s``, ``exp``, ``bf16``), and that pass ends with
+its result. Their operands are ready then (m_s after the ``max`` pass, a after the previous
+rider), so the values, and the order of the lane ops on each value, are those of the 11-pass
+program: 8 passes, the same beats.
+
 Handshake: ``start`` (with ``program``) while not ``busy``; ``busy`` from the next cycle until
 the program's last result is in its register. The inputs must stay stable meanwhile.
 """
@@ -32,7 +39,7 @@ from hybridgen.rtl.vector.lane import VectorOp
 from .memories import read_signature, write_signature
 from .rvpe import rvpe_operands
 
-__all__ = ["SOFTMAX_PROGRAM", "RECIP_PROGRAM", "Softmax", "NEG_INF"]
+__all__ = ["SOFTMAX_PROGRAM", "RIDERS", "RECIP_PROGRAM", "Softmax", "NEG_INF"]
 
 NEG_INF = 0xFF800000
 
@@ -45,11 +52,14 @@ SOFTMAX_PROGRAM = (
     ("exp", "vec", "s", None, "s"),
     ("bf16", "vec", "s", None, "s_p"),
     ("rowsum", "red", "s", None, "l_blk"),
-    ("sub", "scal", "m_old", "m_s", "alpha"),
-    ("exp", "scal", "alpha", None, "alpha"),
-    ("mul", "scal", "alpha", "l_old", "tmp"),
     ("add", "scal", "tmp", "l_blk", "l_new"),
 )
+#: Pass index -> (op, a, b, destination) of the scalar beat riding at the end of that pass.
+RIDERS = {
+    3: ("sub", "m_old", "m_s", "alpha"),
+    4: ("exp", "alpha", None, "alpha"),
+    5: ("mul", "alpha", "l_old", "tmp"),
+}
 #: The finalization of a row tile: the reciprocal of its l.
 RECIP_PROGRAM = (("recip", "scal", "l_fin", None, "rinv"),)
 
@@ -64,6 +74,7 @@ class Softmax(wiring.Component):
     -------
     start, program : In(1)          program 0: :data:`SOFTMAX_PROGRAM`, 1: :data:`RECIP_PROGRAM`
     busy : Out(1)
+    p_base : In(16)                 first word of the item's region of the P buffer
     vectors : In(16)                vectors per row (``ceil(visible / vector_width)``)
     scale : In(32)
     limit : In(ArrayLayout(16, lanes))   keys of the block row r sees
@@ -82,7 +93,8 @@ class Softmax(wiring.Component):
         s_banks, s_width, s_depth, s_gran = mem["s"]
         p_banks, p_width, p_depth, _ = mem["p"]
         super().__init__({
-            "start": In(1), "program": In(1), "busy": Out(1), "vectors": In(16),
+            "start": In(1), "program": In(1), "busy": Out(1), "p_base": In(16),
+            "vectors": In(16),
             "scale": In(32), "limit": In(data.ArrayLayout(16, L)),
             "m_old": In(row), "l_old": In(row), "l_fin": In(row),
             "m_new": Out(row), "l_new": Out(row), "alpha": Out(row), "rinv": Out(row),
@@ -115,11 +127,16 @@ class Softmax(wiring.Component):
         out_row, out_vec = Signal(16), Signal(16)             # result position
         kind = Signal(2)                                      # 0 vec, 1 red, 2 scal
         last_step = Signal()
+        has_rider = Signal()
+        riding = Signal()       # the next beat issued is the pass's rider
+        st_rider = Signal()     # the beat on the RVPE port is the rider
+        out_rider = Signal()    # the next result is the rider's
         with m.Switch(step):
             for i, (_, k, _, _, _) in enumerate(_STEPS):
                 with m.Case(i):
                     m.d.comb += [kind.eq(("vec", "red", "scal").index(k)),
-                                 last_step.eq(i in (len(SOFTMAX_PROGRAM) - 1, len(_STEPS) - 1))]
+                                 last_step.eq(i in (len(SOFTMAX_PROGRAM) - 1, len(_STEPS) - 1)),
+                                 has_rider.eq(i in RIDERS)]
 
         # -- issue: position -> S read -> RVPE beat one cycle later -------------------------
         row = Mux(kind == 1, grp * 3 + slot, grp)
@@ -131,10 +148,15 @@ class Softmax(wiring.Component):
         st_row, st_first, st_last, st_filler = Signal(16), Signal(), Signal(), Signal()
         with m.If(advance):
             m.d.sync += [self.rvpe.valid.eq(issuing), st_row.eq(row), st_first.eq(vec == 0),
-                         st_last.eq(last_vec), st_filler.eq(row >= L)]
+                         st_last.eq(last_vec), st_filler.eq(row >= L), st_rider.eq(riding)]
         with m.If(issuing & advance):
-            with m.If(done_issue):
-                m.d.sync += issuing.eq(0)
+            with m.If(riding):
+                m.d.sync += [issuing.eq(0), riding.eq(0)]
+            with m.Elif(done_issue):
+                with m.If(has_rider):
+                    m.d.sync += riding.eq(1)
+                with m.Else():
+                    m.d.sync += issuing.eq(0)
             with m.If(kind == 1):
                 m.d.sync += slot.eq(Mux(slot == 2, 0, slot + 1))
             with m.If((kind != 1) | (slot == 2)):
@@ -155,25 +177,34 @@ class Softmax(wiring.Component):
             for i, (op, k, a, b, _) in enumerate(_STEPS):
                 with m.Case(i):
                     m.d.comb += beat.op.eq(VectorOp[op.upper()].value)
+                    if i in RIDERS:
+                        r_op, r_a, r_b, _ = RIDERS[i]
+                        with m.If(st_rider):
+                            m.d.comb += [beat.op.eq(VectorOp[r_op.upper()].value),
+                                         beat.a.eq(packed(scalars[r_a]))]
+                            if r_b is not None:
+                                m.d.comb += beat.b.eq(packed(scalars[r_b]))
                     if k == "scal":
                         m.d.comb += beat.a.eq(packed(scalars[a]))
                         if b is not None:
                             m.d.comb += beat.b.eq(packed(scalars[b]))
                     else:
-                        m.d.comb += [beat.a.eq(a_row), beat.first.eq(st_first | st_filler),
-                                     beat.last.eq(st_last & ~st_filler)]
-                        if b == "scale":
-                            m.d.comb += beat.b.eq(Cat(*[self.scale] * W))
-                        elif b is not None:
-                            sel = scalars[b].as_value().word_select(
-                                st_row[:max(1, (L - 1).bit_length())], 32)
-                            m.d.comb += beat.b.eq(Cat(*[sel] * W))
+                        with m.If(~st_rider):
+                            m.d.comb += [beat.a.eq(a_row), beat.first.eq(st_first | st_filler),
+                                         beat.last.eq(st_last & ~st_filler)]
+                            if b == "scale":
+                                m.d.comb += beat.b.eq(Cat(*[self.scale] * W))
+                            elif b is not None:
+                                sel = scalars[b].as_value().word_select(
+                                    st_row[:max(1, (L - 1).bit_length())], 32)
+                                m.d.comb += beat.b.eq(Cat(*[sel] * W))
 
         # -- results ------------------------------------------------------------------------
         out = self.rvpe_o.payload
         m.d.comb += self.rvpe_o.ready.eq(1)
-        got = self.rvpe_o.valid & self.busy
-        m.d.comb += [self.s_w.addr.eq(out_vec), self.p_w.addr.eq(out_vec)]
+        got_any = self.rvpe_o.valid & self.busy
+        got = got_any & ~out_rider                            # a result of the pass itself
+        m.d.comb += [self.s_w.addr.eq(out_vec), self.p_w.addr.eq(self.p_base + out_vec)]
         masked = Signal(32 * W)
         limit = self.limit.as_value().word_select(out_row[:max(1, (L - 1).bit_length())], 16)
         m.d.comb += masked.eq(Cat(*[Mux(out_vec * W + k < limit, out[k], NEG_INF)
@@ -208,13 +239,25 @@ class Softmax(wiring.Component):
             with m.Else():
                 m.d.sync += [out_vec.eq(0), out_row.eq(out_row + 1)]
             with m.If(out_done):
-                m.d.sync += [out_row.eq(0), out_vec.eq(0), grp.eq(0), vec.eq(0), slot.eq(0)]
-                with m.If(last_step):
-                    m.d.sync += self.busy.eq(0)
+                m.d.sync += [out_row.eq(0), out_vec.eq(0)]
+                with m.If(has_rider):
+                    m.d.sync += out_rider.eq(1)
                 with m.Else():
-                    m.d.sync += [step.eq(step + 1), issuing.eq(1)]
+                    m.d.sync += [grp.eq(0), vec.eq(0), slot.eq(0)]
+                    with m.If(last_step):
+                        m.d.sync += self.busy.eq(0)
+                    with m.Else():
+                        m.d.sync += [step.eq(step + 1), issuing.eq(1)]
+        with m.If(got_any & out_rider):
+            # the rider's result ends the pass (rider passes are never the last)
+            m.d.sync += [out_rider.eq(0), grp.eq(0), vec.eq(0), slot.eq(0),
+                         step.eq(step + 1), issuing.eq(1)]
+            with m.Switch(step):
+                for i, (_, _, _, dst) in RIDERS.items():
+                    with m.Case(i):
+                        m.d.sync += [regs[dst][r].eq(out[r]) for r in range(L)]
         with m.If(self.start & ~self.busy):
             m.d.sync += [self.busy.eq(1), issuing.eq(1), grp.eq(0), vec.eq(0), slot.eq(0),
-                         out_row.eq(0), out_vec.eq(0),
+                         out_row.eq(0), out_vec.eq(0), riding.eq(0), out_rider.eq(0),
                          step.eq(Mux(self.program, len(SOFTMAX_PROGRAM), 0))]
         return m

@@ -10,7 +10,7 @@ import numpy as np
 from hybridgen.golden.ursc import EngineParams, _f32, ursc_attention
 from hybridgen.rtl.ursc.attention_seq import attention_items
 from hybridgen.rtl.ursc.dpe_order import SLOTS
-from hybridgen.rtl.ursc.softmax import RECIP_PROGRAM, SOFTMAX_PROGRAM
+from hybridgen.rtl.ursc.softmax import RECIP_PROGRAM, RIDERS, SOFTMAX_PROGRAM
 
 __all__ = ["AttentionJob", "random_qkv", "expected_counters", "GUARD"]
 
@@ -115,9 +115,9 @@ class AttentionJob:
 
 
 def expected_counters(config, job):
-    """Counter values of one kernel, counted from its items (the simple schedule of
-    rtl/ursc/pipeflash.py): DPE beats (3-slot groups of one unchained job per item), RVPE beats
-    of the softmax passes, UpE beats, bytes moved."""
+    """Counter values of one kernel, counted from its items (any schedule of
+    rtl/ursc/pipeflash.py: the beats do not depend on the overlap): DPE beats (3-slot groups of one unchained job per item), RVPE beats
+    of the softmax passes (every RVPE unit), UpE beats, bytes moved."""
     p = EngineParams.of(config)
     s = job.shape
     L, W = p.lanes, p.vector_width
@@ -139,7 +139,7 @@ def expected_counters(config, job):
             count["dpe1_busy"] += SLOTS * _ceil(ctiles, SLOTS) * _ceil(vis, p.mults)
             count["rvpe_busy"] += (kinds.count("vec") * L * nv
                                    + kinds.count("red") * SLOTS * _ceil(L, SLOTS) * nv
-                                   + kinds.count("scal"))
+                                   + kinds.count("scal") + len(RIDERS))
             count["upe_busy"] += L * ctiles
         if it["last"]:
             count["rvpe_busy"] += len(RECIP_PROGRAM)
