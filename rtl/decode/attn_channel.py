@@ -28,6 +28,7 @@ from .attn_requests import KIND_K, KIND_LENS, KIND_Q, KIND_V, AttnRequests
 from .attn_unit import AttnUnit, tile_info_layout
 from .combine import partial_layout
 from .layouts import DIM_BITS, KvFormat, descriptor_layout
+from .placement import ChannelModule
 from .sequencer import Phase
 
 __all__ = ["AttnChannel", "QueryBuffer", "INFO_DEPTH", "TOKEN_DEPTH"]
@@ -86,7 +87,7 @@ class QueryBuffer(wiring.Component):
         return m
 
 
-class AttnChannel(wiring.Component):
+class AttnChannel(ChannelModule, wiring.Component):
     """One channel of decode attention (module docstring); its number is the input ``channel``.
 
     Every channel is the same module (:meth:`place`: converted once, one Verilator hierarchy
@@ -113,19 +114,6 @@ class AttnChannel(wiring.Component):
 
     #: the key of the channel in the module library (one geometry per design)
     LIBRARY_KEY = "attn_channel"
-
-    @classmethod
-    def place(cls, m, name, geometry, index, library=None):
-        """Place channel ``index`` as submodule ``name`` of ``m`` and return it (the component,
-        or with a ``library`` the interface of its one converted module, a Verilator hierarchy
-        block); its ``channel`` is driven with ``index``."""
-        if library is None:
-            channel = m.submodules[name] = cls(geometry)
-        else:
-            channel = library.instantiate(m, name, cls.LIBRARY_KEY,
-                                          lambda: cls(geometry, library), hierarchy_block=True)
-        m.d.comb += channel.channel.eq(index)
-        return channel
 
     def __init__(self, geometry, library=None):
         self._g, self._library = geometry, library

@@ -33,6 +33,7 @@ from hybridgen.rtl.mem.axi import axi_signature
 from hybridgen.rtl.mem.dma import COUNTER_BITS, ReadDma, WriteDma
 
 from .layouts import descriptor_layout
+from .placement import ChannelModule
 from .sequencer import Phase
 from .ssm_job import SSM_FLAG_BF16, SSM_FLAG_SOFTPLUS, SSM_FLAG_Z, SsmJob, channel_bits
 from .ssm_lane import SsmLane
@@ -44,7 +45,7 @@ from .ssm_writeback import SsmStateRows, SsmWriteMerge, SsmYRows
 __all__ = ["SsmChannel", "SSM_FLAG_SOFTPLUS", "SSM_FLAG_Z", "SSM_FLAG_BF16"]
 
 
-class SsmChannel(wiring.Component):
+class SsmChannel(ChannelModule, wiring.Component):
     """One channel of the decode step (module docstring).
 
     Parameters
@@ -81,19 +82,6 @@ class SsmChannel(wiring.Component):
             "phase": Out(Phase), "mem_wait": Out(1), "blocked": Out(1),
             "done": Out(1), "write_idle": Out(1),
         })
-
-    @classmethod
-    def place(cls, m, name, geometry, index, library=None):
-        """Place channel ``index`` as submodule ``name`` of ``m`` and return it (the component,
-        or with a ``library`` the interface of its one converted module, a Verilator hierarchy
-        block); its ``channel`` is driven with ``index``."""
-        if library is None:
-            channel = m.submodules[name] = cls(geometry)
-        else:
-            channel = library.instantiate(m, name, cls.LIBRARY_KEY,
-                                          lambda: cls(geometry, library), hierarchy_block=True)
-        m.d.comb += channel.channel.eq(index)
-        return channel
 
     def elaborate(self, platform):
         m = Module()
