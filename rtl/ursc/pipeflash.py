@@ -42,6 +42,8 @@ all -inf, so m stays, ``a = 1`` and l, O add zeros), as verif/ursc/attention_mod
 front (``S``; ``LOAD``: its queue is empty while the load stage loads), else ``CONTROL``.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -196,7 +198,20 @@ class PipeFlash(wiring.Component):
                 "k_stride": (desc.hkv * bytes_)[:ADDR_BITS]}
 
     def elaborate(self, platform):
+        """The four stages side by side (each a method below, in this order), and the phase."""
         m = Module()
+        s = self._shared(m)
+        self._load_stage(m, s)
+        self._front_stage(m, s)
+        self._softmax_stage(m, s)
+        self._pv_stage(m, s)
+        self._phase(m, s)
+        return m
+
+    def _shared(self, m):
+        """The per-descriptor figures and the stage registers (front, softmax units, PV) with
+        their full / enter / leave flags."""
+        g, desc = self._g, self.desc
         g, desc = self._g, self.desc
         L, U = g.lanes, g.softmax_units
         d = desc.d
@@ -217,7 +232,16 @@ class PipeFlash(wiring.Component):
             m.d.sync += sm_full[u].eq((sm_full[u] & ~sm_leave[u]) | sm_enter[u])
         m.d.sync += pv_full.eq((pv_full & ~pv_leave) | pv_enter)
         pv_free = ~pv_full | pv_leave
+        return SimpleNamespace(g=g, desc=desc, L=L, U=U, d=d, dchunks=dchunks,
+                               ctiles=ctiles, fr=fr, pv=pv, sm=sm, sm_full=sm_full,
+                               sm_saved=sm_saved, sm_leave=sm_leave, sm_enter=sm_enter,
+                               pv_full=pv_full, pv_leave=pv_leave, pv_enter=pv_enter,
+                               newest=newest, pv_next=pv_next, pv_free=pv_free)
 
+    def _load_stage(self, m, s):
+        """Q, K_j, V_j ahead of compute (the ``loads`` FSM), the buffer user counts, the item queue."""
+        (g, desc, L, U, d) = (
+            s.g, s.desc, s.L, s.U, s.d)
         # -- load stage: Q, K_j, V_j ahead of compute; the item queue ----------------------
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=stage_layout(L).size,
                                                            depth=QUEUE_DEPTH)
@@ -305,7 +329,15 @@ class PipeFlash(wiring.Component):
                 with m.If(queue.w_rdy):
                     m.d.comb += pushed.eq(1)
                     m.next = "IDLE"
+        vars(s).update(queue=queue, loading=loading, kv_words=kv_words, s_done=s_done,
+                       s_kv=s_kv, pv_done=pv_done, pv_kv=pv_kv)
 
+    def _front_stage(self, m, s):
+        """S of the next queued item on DPE0 into the S memory of its softmax unit."""
+        (g, U, dchunks, fr, sm, sm_full, sm_saved, sm_enter, newest, queue, loading,
+         kv_words, s_done, s_kv) = (
+            s.g, s.U, s.dchunks, s.fr, s.sm, s.sm_full, s.sm_saved, s.sm_enter, s.newest,
+            s.queue, s.loading, s.kv_words, s.s_done, s.s_kv)
         # -- front: S on DPE0 -----------------------------------------------------------------
         fit = fr.it
         unit_free = Signal()
@@ -347,7 +379,14 @@ class PipeFlash(wiring.Component):
                         m.d.sync += [sm[u].eq(fr), sm_saved[u].eq(0)]
                 m.d.sync += newest.eq(fr.half)
                 m.next = "IDLE"
+        vars(s).update(front_phase=front_phase)
 
+    def _softmax_stage(self, m, s):
+        """One slot per softmax unit: m, l from UMEM, the RVPE passes, m, l to UMEM, 1 / l; items leave to the PV stage in their order."""
+        (g, desc, L, U, sm, sm_full, sm_saved, sm_leave, newest, pv, pv_enter, pv_free,
+         pv_next) = (
+            s.g, s.desc, s.L, s.U, s.sm, s.sm_full, s.sm_saved, s.sm_leave, s.newest,
+            s.pv, s.pv_enter, s.pv_free, s.pv_next)
         # -- softmax stage: one slot per unit; m, l from UMEM, the RVPE passes, m, l to UMEM,
         #    1 / l. UMEM: one read and one write port, unit 0 first.
         want_r = [Signal(name=f"soft{u}_want_r") for u in range(U)]
@@ -430,7 +469,13 @@ class PipeFlash(wiring.Component):
                                      self.up_rinv.eq(self.rinv[u]), self.up_l.eq(self.l_old[u]),
                                      pv_next.eq(pv_next + 1)]
                         m.next = "IDLE"
+        vars(s).update(running=running)
 
+    def _pv_stage(self, m, s):
+        """DPE1 and the O update of the item, the store on its last key block, the drain."""
+        (g, desc, d, ctiles, pv, pv_full, pv_leave, kv_words, pv_kv, pv_done) = (
+            s.g, s.desc, s.d, s.ctiles, s.pv, s.pv_full, s.pv_leave, s.kv_words, s.pv_kv,
+            s.pv_done)
         # -- PV stage: DPE1 and the O update, the store ---------------------------------------
         pit = pv.it
         m.d.comb += [self.p_base.eq(pv.region * g.p_region), self.keys.eq(pit.keys),
@@ -481,11 +526,15 @@ class PipeFlash(wiring.Component):
                 with m.If(self.up_idle & self.writer_idle):
                     m.d.comb += self.finish.eq(1)
                     m.next = "IDLE"
+        vars(s).update(pv_phase=pv_phase)
 
+    def _phase(self, m, s):
+        """What the controller waits for: a softmax unit running first, then the PV stage, then the front."""
+        (running, pv_phase, front_phase) = (
+            s.running, s.pv_phase, s.front_phase)
         with m.If(Cat(*running).any()):
             m.d.comb += self.phase.eq(Phase.SOFTMAX)
         with m.Elif(pv_phase != Phase.CONTROL):
             m.d.comb += self.phase.eq(pv_phase)
         with m.Else():
             m.d.comb += self.phase.eq(front_phase)
-        return m
