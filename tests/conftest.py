@@ -2,8 +2,9 @@
 
 ``HYBRIDGEN_SIMS`` (comma-separated, default ``icarus,verilator``) selects the simulators;
 ``hybridgen test --sim`` sets it. A test that takes the ``sim`` fixture runs once per simulator;
-``@pytest.mark.sims("icarus")`` restricts it to the simulators it is meant for, and a test may
-parametrize ``sim`` itself (per-parameter simulator choices). Test instances for simulators not
+``@pytest.mark.sims("icarus")`` restricts it to the simulators it is meant for,
+``@pytest.mark.slow_on("verilator")`` makes its instances on those simulators ``slow``, and a
+test may parametrize ``sim`` itself (per-parameter simulator choices). Test instances for simulators not
 in ``HYBRIDGEN_SIMS`` are deselected, never skipped. Every design is built once per simulator:
 the build cache in ``hybridgen.verif.runner`` is shared by all pytest-xdist workers.
 
@@ -39,6 +40,8 @@ if "OBJCACHE" not in os.environ:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sims(*names): the simulators a cocotb test is meant for")
+    config.addinivalue_line("markers", "slow_on(*names): simulators on which the test is `slow` "
+                            "(a build too costly for make test)")
 
 
 def _parametrizes_sim(metafunc):
@@ -55,7 +58,10 @@ def pytest_generate_tests(metafunc):
         return
     marker = metafunc.definition.get_closest_marker("sims")
     sims = marker.args if marker else SIMULATORS
-    metafunc.parametrize("sim", sims)
+    slow = metafunc.definition.get_closest_marker("slow_on")
+    slow_on = slow.args if slow else ()
+    metafunc.parametrize("sim", [pytest.param(sim, marks=pytest.mark.slow) if sim in slow_on
+                                 else sim for sim in sims])
 
 
 def pytest_collection_modifyitems(config, items):

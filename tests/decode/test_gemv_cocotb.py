@@ -13,10 +13,7 @@ from hybridgen.verif import runner
 
 # decode-tiny's Verilator build (~2.5 min of CPU, the C++ of its lanes) is shared by GEMV and
 # the decode step; both run it in `make test-slow`, Icarus in every run (the test budget).
-SIMS = ["icarus", pytest.param("verilator", marks=pytest.mark.slow)]
-
-
-@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.slow_on("verilator")
 @pytest.mark.parametrize("testcase", ["shapes", "errors", "reset"])
 def test_gemv_tiny(testcase, sim):
     runner.run(runner.build(generate("decode-tiny"), sim), "hybridgen.verif.decode.tb_gemv",

@@ -17,7 +17,7 @@ def tiny():
 
 
 # decode-tiny's Verilator build is `slow` (see test_gemv_cocotb.py): Icarus in every run.
-@pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
+@pytest.mark.slow_on("verilator")
 @pytest.mark.parametrize("testcase", ["shapes", "errors"])
 def test_ssm_tiny(testcase, sim, tiny):
     runner.run(runner.build(tiny, sim), "hybridgen.verif.decode.tb_ssm",

@@ -38,7 +38,7 @@ def test_kv_tiny(testcase, sim):
 
 
 # A second design per simulator: its Verilator build (~1 min of CPU) runs in `make test-slow`.
-@pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
+@pytest.mark.slow_on("verilator")
 def test_kv_wide_lanes_narrow_bus(sim):
     """32 lanes, 8-byte bus, BFP4 only: loop with stalls, then bus-limited throughput."""
     build = runner.build(generate("kv-tiny", WIDE_LANES_NARROW_BUS), sim)

@@ -42,7 +42,7 @@ def test_engine_tiny(testcase, sim):
 
 # bf16 prefill-tiny is a second Verilator build (~40 s of CPU): `slow` there; `make demo` runs
 # the bf16 engine (prefill-small) on Verilator.
-@pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
+@pytest.mark.slow_on("verilator")
 def test_engine_tiny_bf16(sim):
     build = runner.build(generate("prefill-tiny", BF16_TINY), sim)
     for testcase in ("shapes", "reset"):

@@ -17,7 +17,6 @@ from hybridgen.verif.ursc.tb_attention import SHAPES
 
 _DESIGN = {}
 ALL_SHAPES = ",".join(str(i) for i in range(len(SHAPES)))
-_SLOW_ON_VERILATOR = ["icarus", pytest.param("verilator", marks=pytest.mark.slow)]
 
 
 def _build(sim):
@@ -26,7 +25,7 @@ def _build(sim):
     return runner.build(_DESIGN["tiny"], sim)
 
 
-@pytest.mark.parametrize("sim", _SLOW_ON_VERILATOR)
+@pytest.mark.slow_on("verilator")
 def test_attention_decode_kernel(sim):
     runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="shapes",
                env={"ATTENTION_SHAPES": str(len(SHAPES) - 1)}, name="ursc-attention")
@@ -38,7 +37,7 @@ def test_attention_every_shape_class(sim):
                env={"ATTENTION_SHAPES": ALL_SHAPES}, name="ursc-attention-all")
 
 
-@pytest.mark.parametrize("sim", _SLOW_ON_VERILATOR)
+@pytest.mark.slow_on("verilator")
 def test_attention_errors(sim):
     runner.run(_build(sim), "hybridgen.verif.ursc.tb_attention", testcase="errors",
                name="ursc-attention-errors")

@@ -28,7 +28,7 @@ def test_upe_random_ops(sim):
 
 # The RVPE lanes hold every special function: a ~3 min Verilator build (DPE ~1 min, UpE ~30 s);
 # Verilator runs the RVPE in `make test-slow`, Icarus in every run.
-@pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
+@pytest.mark.slow_on("verilator")
 def test_rvpe_unit_reductions_and_ops(sim):
     runner.run(_build("rvpe", sim), "hybridgen.verif.ursc.tb_rvpe", testcase="random",
                name="ursc-rvpe")
