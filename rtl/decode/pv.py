@@ -120,41 +120,7 @@ class PvLanes(wiring.Component):
             with m.If(w_h == H - 1):
                 m.d.sync += [w_h.eq(0), w_full.eq(1)]
 
-        # ---- two V tile registers: one fills while the lanes read the other ---------------------
-        rows = [[Signal(16 * POSITIONS, name=f"row{bank}_{p}") for p in range(POSITIONS)]
-                for bank in range(2)]
-        t_full = Signal(2)
-        wb, rb = Signal(), Signal()                          # bank being filled / being read
-        beat_n = Signal(range(g.value_beats))
-        m.d.comb += v.ready.eq(~t_full.bit_select(wb, 1))
-        with m.If(v.valid & v.ready):
-            if g.lanes >= POSITIONS:
-                # a value beat is R whole rows: beat n fills rows n R .. n R + R - 1 (one
-                # 512-bit write per row, decoded per row)
-                R = g.lanes // POSITIONS
-                data_ = v.payload.data.as_value()
-                for bank in range(2):
-                    for pos in range(POSITIONS):
-                        n, r = divmod(pos, R)
-                        with m.If((wb == bank) & (beat_n == n)):
-                            m.d.sync += rows[bank][pos].eq(
-                                data_[16 * POSITIONS * r:16 * POSITIONS * (r + 1)])
-            else:
-                for bank in range(2):
-                    with m.If(wb == bank):
-                        with m.Switch(beat_n):
-                            for n in range(g.value_beats):
-                                with m.Case(n):
-                                    for e in range(g.lanes):
-                                        pos, dim = divmod(n * g.lanes + e, POSITIONS)
-                                        m.d.sync += rows[bank][pos][16 * dim:16 * dim + 16].eq(
-                                            v.payload.data[e])
-            m.d.sync += beat_n.eq(beat_n + 1)
-            with m.If(v.payload.last):
-                m.d.sync += [beat_n.eq(0), wb.eq(~wb)]
-                for bank in range(2):
-                    with m.If(wb == bank):
-                        m.d.sync += t_full[bank].eq(1)
+        rows, t_full, rb = self._v_tiles(m, v)
         draining = Signal()                                  # a last group not yet read out
 
         # ---- issue (col, head) items ------------------------------------------------------------
@@ -253,3 +219,45 @@ class PvLanes(wiring.Component):
             with m.If(out_h == H - 1):
                 m.d.sync += [out_h.eq(0), done.eq(0), draining.eq(0)]
         return m
+
+    def _v_tiles(self, m, v):
+        """Two V tile registers (32 positions x 32 bf16 each), filled alternately from the
+        dequantizer's value beats; a bank is full from its tile's last beat until the lanes
+        have read it. Returns the rows, the full flags and the bank being read."""
+        g = self._geometry
+        # ---- two V tile registers: one fills while the lanes read the other ---------------------
+        rows = [[Signal(16 * POSITIONS, name=f"row{bank}_{p}") for p in range(POSITIONS)]
+                for bank in range(2)]
+        t_full = Signal(2)
+        wb, rb = Signal(), Signal()                          # bank being filled / being read
+        beat_n = Signal(range(g.value_beats))
+        m.d.comb += v.ready.eq(~t_full.bit_select(wb, 1))
+        with m.If(v.valid & v.ready):
+            if g.lanes >= POSITIONS:
+                # a value beat is R whole rows: beat n fills rows n R .. n R + R - 1 (one
+                # 512-bit write per row, decoded per row)
+                R = g.lanes // POSITIONS
+                data_ = v.payload.data.as_value()
+                for bank in range(2):
+                    for pos in range(POSITIONS):
+                        n, r = divmod(pos, R)
+                        with m.If((wb == bank) & (beat_n == n)):
+                            m.d.sync += rows[bank][pos].eq(
+                                data_[16 * POSITIONS * r:16 * POSITIONS * (r + 1)])
+            else:
+                for bank in range(2):
+                    with m.If(wb == bank):
+                        with m.Switch(beat_n):
+                            for n in range(g.value_beats):
+                                with m.Case(n):
+                                    for e in range(g.lanes):
+                                        pos, dim = divmod(n * g.lanes + e, POSITIONS)
+                                        m.d.sync += rows[bank][pos][16 * dim:16 * dim + 16].eq(
+                                            v.payload.data[e])
+            m.d.sync += beat_n.eq(beat_n + 1)
+            with m.If(v.payload.last):
+                m.d.sync += [beat_n.eq(0), wb.eq(~wb)]
+                for bank in range(2):
+                    with m.If(wb == bank):
+                        m.d.sync += t_full[bank].eq(1)
+        return rows, t_full, rb

@@ -165,39 +165,7 @@ class Softmax(wiring.Component):
                 with m.Else():
                     m.d.sync += [vec.eq(0), grp.eq(grp + 1)]
 
-        beat = self.rvpe.payload
-        a_row = Signal(32 * W)
-        m.d.comb += a_row.eq(self.s_r.data.as_value().word_select(st_row[:max(1, (L - 1).bit_length())],
-                                                                  32 * W))
-
-        def packed(value):
-            return Cat(value.as_value(), Const(0, 32 * (W - L)))
-
-        with m.Switch(step):
-            for i, (op, k, a, b, _) in enumerate(_STEPS):
-                with m.Case(i):
-                    m.d.comb += beat.op.eq(VectorOp[op.upper()].value)
-                    if i in RIDERS:
-                        r_op, r_a, r_b, _ = RIDERS[i]
-                        with m.If(st_rider):
-                            m.d.comb += [beat.op.eq(VectorOp[r_op.upper()].value),
-                                         beat.a.eq(packed(scalars[r_a]))]
-                            if r_b is not None:
-                                m.d.comb += beat.b.eq(packed(scalars[r_b]))
-                    if k == "scal":
-                        m.d.comb += beat.a.eq(packed(scalars[a]))
-                        if b is not None:
-                            m.d.comb += beat.b.eq(packed(scalars[b]))
-                    else:
-                        with m.If(~st_rider):
-                            m.d.comb += [beat.a.eq(a_row), beat.first.eq(st_first | st_filler),
-                                         beat.last.eq(st_last & ~st_filler)]
-                            if b == "scale":
-                                m.d.comb += beat.b.eq(Cat(*[self.scale] * W))
-                            elif b is not None:
-                                sel = scalars[b].as_value().word_select(
-                                    st_row[:max(1, (L - 1).bit_length())], 32)
-                                m.d.comb += beat.b.eq(Cat(*[sel] * W))
+        self._beat(m, step, scalars, st_row, st_first, st_last, st_filler, st_rider)
 
         # -- results ------------------------------------------------------------------------
         out = self.rvpe_o.payload
@@ -261,3 +229,42 @@ class Softmax(wiring.Component):
                          out_row.eq(0), out_vec.eq(0), riding.eq(0), out_rider.eq(0),
                          step.eq(Mux(self.program, len(SOFTMAX_PROGRAM), 0))]
         return m
+
+    def _beat(self, m, step, scalars, st_row, st_first, st_last, st_filler, st_rider):
+        """The RVPE beat of the step: its op, ``a`` (the S row read, or a scalar register) and
+        ``b`` (the scale, a per-row scalar broadcast, or a scalar register); a rider beat
+        carries the rider's op and scalar registers."""
+        L, W = self._g.lanes, self._g.vector_width
+        beat = self.rvpe.payload
+        a_row = Signal(32 * W)
+        m.d.comb += a_row.eq(self.s_r.data.as_value().word_select(st_row[:max(1, (L - 1).bit_length())],
+                                                                  32 * W))
+
+        def packed(value):
+            return Cat(value.as_value(), Const(0, 32 * (W - L)))
+
+        with m.Switch(step):
+            for i, (op, k, a, b, _) in enumerate(_STEPS):
+                with m.Case(i):
+                    m.d.comb += beat.op.eq(VectorOp[op.upper()].value)
+                    if i in RIDERS:
+                        r_op, r_a, r_b, _ = RIDERS[i]
+                        with m.If(st_rider):
+                            m.d.comb += [beat.op.eq(VectorOp[r_op.upper()].value),
+                                         beat.a.eq(packed(scalars[r_a]))]
+                            if r_b is not None:
+                                m.d.comb += beat.b.eq(packed(scalars[r_b]))
+                    if k == "scal":
+                        m.d.comb += beat.a.eq(packed(scalars[a]))
+                        if b is not None:
+                            m.d.comb += beat.b.eq(packed(scalars[b]))
+                    else:
+                        with m.If(~st_rider):
+                            m.d.comb += [beat.a.eq(a_row), beat.first.eq(st_first | st_filler),
+                                         beat.last.eq(st_last & ~st_filler)]
+                            if b == "scale":
+                                m.d.comb += beat.b.eq(Cat(*[self.scale] * W))
+                            elif b is not None:
+                                sel = scalars[b].as_value().word_select(
+                                    st_row[:max(1, (L - 1).bit_length())], 32)
+                                m.d.comb += beat.b.eq(Cat(*[sel] * W))
