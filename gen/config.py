@@ -189,17 +189,24 @@ class Config:
         assignments : iterable of str
             Each ``"path=value"``; ``path`` may be dotted for nested fields
             (``memory.data_width=512``), ``value`` is parsed by the field's declared type.
+
+        Each value is parsed and range-checked on its own, in the order given (a later
+        assignment of the same field wins); the cross-field rules (``check``) run once, on the
+        configuration with every assignment applied, so overrides that are valid only together
+        (``--set rows=256 --set cols=16`` from 128 x 32 under a ``rows x cols`` limit) are
+        accepted whatever their order.
         """
-        result = self
+        changes = {}
         for assignment in assignments:
             path, sep, text = assignment.partition("=")
             path = path.strip()
             if not sep or not path:
                 raise ConfigError("--set", f"expected field=value, not {assignment!r}")
-            result = result._override_one(path.split("."), text.strip(), prefix)
-        return result
+            self._parse_assignment(path.split("."), text.strip(), prefix, changes)
+        return self._apply_changes(changes, prefix) if changes else self
 
-    def _override_one(self, parts, text, prefix):
+    def _parse_assignment(self, parts, text, prefix, changes):
+        """Parse one dotted assignment into the nested dict ``changes`` (no cross-field check)."""
         types = self.field_types()
         name = parts[0]
         path = f"{prefix}.{name}" if prefix else name
@@ -210,14 +217,25 @@ class Config:
             if len(parts) == 1:
                 raise ConfigError(path, "is a group of fields; set one of them: " +
                                   ", ".join(f"{path}.{n}" for n in ftype.field_types()))
-            value = getattr(self, name)._override_one(parts[1:], text, path)
+            getattr(self, name)._parse_assignment(parts[1:], text, path,
+                                                  changes.setdefault(name, {}))
         else:
             if len(parts) > 1:
                 raise ConfigError(path, f"is {_TYPE_NAMES[ftype]}, it has no field "
                                         f"{'.'.join(parts[1:])!r}")
-            value = _parse_text(path, text, ftype, field.metadata)
+            changes[name] = _parse_text(path, text, ftype, field.metadata)
+
+    def _apply_changes(self, changes, prefix):
+        """A copy with the parsed ``changes`` (nested groups first), validated once."""
+        values = {}
+        for name, change in changes.items():
+            if isinstance(change, dict):
+                path = f"{prefix}.{name}" if prefix else name
+                values[name] = getattr(self, name)._apply_changes(change, path)
+            else:
+                values[name] = change
         try:
-            return dataclasses.replace(self, **{name: value})
+            return dataclasses.replace(self, **values)
         except ConfigError as err:
             raise _prefixed(err, prefix) from None
 

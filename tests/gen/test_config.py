@@ -95,6 +95,23 @@ def test_bad_overrides(assignment, message):
     assert str(info.value) == message
 
 
+def test_overrides_are_checked_together():
+    # 128 x 32 -> 256 x 16: the first assignment alone breaks rows x cols <= 4096, the pair
+    # does not; the cross-field rule runs once, on the result, in either order.
+    start = ToyConfig(rows=128, cols=32)
+    for order in (["rows=256", "cols=16"], ["cols=16", "rows=256"]):
+        config = start.override(order)
+        assert (config.rows, config.cols) == (256, 16)
+    assert start.override(["rows=8", "rows=256", "cols=16"]).rows == 256   # last one wins
+    with pytest.raises(ConfigError) as info:
+        start.override(["rows=256"])
+    assert str(info.value) == "rows: rows x cols must be <= 4096, not 8192"
+    with pytest.raises(ConfigError) as info:                  # each value is still checked
+        start.override(["rows=256", "cols=12"])
+    assert str(info.value) == "cols: must be a power of two in 1..1024, not 12"
+    assert start.override([]) is start
+
+
 def test_configs_are_frozen():
     with pytest.raises(Exception):
         ToyConfig().rows = 3
