@@ -30,6 +30,8 @@ _LIMITS = {"batch": (1, 65535), "sq": (1, 1 << 20), "sk": (1, 1 << 20), "hq": (1
 
 
 class AttentionKernel(Kernel):
+    """Attention (PipeFlash) of Q, K, V on the URSC core; compute utilization."""
+
     name = "attention"
     blocks = ("ursc",)
     testbench = "hybridgen.verif.ursc.tb_attention"

@@ -30,6 +30,8 @@ FORMATS = ("bfp8", "bfp4", "bf16")
 
 
 class DecodeAttnKernel(MemoryBoundKernel):
+    """Decode attention over a BFP8/BFP4/bf16 KV cache on the decode array."""
+
     name = "decode-attn"
     blocks = ("decode",)
     testbench = "hybridgen.verif.decode.tb_attn"

@@ -29,6 +29,8 @@ _MAX_DIM = 65535
 
 
 class GemmKernel(Kernel):
+    """C = A @ B on the systolic GEMM engine (WS or OS, int8 or bf16), DMA from AXI memory."""
+
     name = "gemm"
     blocks = ("systolic",)
     aliases = ("dtype", "dataflow")

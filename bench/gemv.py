@@ -27,6 +27,8 @@ _MAX_N = (1 << 20) - 1
 
 
 class GemvKernel(MemoryBoundKernel):
+    """y = x @ W (batch B, bf16) on the decode array; bandwidth utilization."""
+
     name = "gemv"
     blocks = ("decode",)
     aliases = ()

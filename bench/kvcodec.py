@@ -53,6 +53,8 @@ def _tile_formats(config, tiles, tile_format="cycle"):
 
 
 class KvCodecKernel(Kernel):
+    """BF16 -> BFP8/BFP4 packing and the BFP -> BF16 dequantizer on T tiles."""
+
     name = "kvcodec"
     blocks = ("kv",)
     aliases = ("format",)

@@ -16,6 +16,8 @@ __all__ = ["MacKernel"]
 
 
 class MacKernel(Kernel):
+    """One MAC (int8 or bf16) on N operand triples, one per cycle."""
+
     name = "mac"
     blocks = ("mac",)
     aliases = ("dtype",)

@@ -31,6 +31,8 @@ __all__ = ["SsmStepKernel"]
 
 
 class SsmStepKernel(MemoryBoundKernel):
+    """The Mamba-2 decode step (selective state update) on the decode array."""
+
     name = "ssm-step"
     blocks = ("decode",)
     aliases = ("state_dtype",)
