@@ -1,6 +1,7 @@
 """cocotb regressions of the decode array's Mamba-2 decode step (``ssm-step``) on
 ``decode-tiny`` (2 channels x 128 bits: chunks of 4 fp32 values, ring of 4 rows), both
-simulators: every shape class and bad descriptors, random stalls on every AXI channel; and
+simulators: every shape class, bad descriptors and a reset in the middle of a step, random
+stalls on every AXI channel; and
 the Verilator build of the channels as one hierarchy block."""
 
 import re
@@ -18,7 +19,7 @@ def tiny():
 
 # decode-tiny's Verilator build is `slow` (see test_gemv_cocotb.py): Icarus in every run.
 @pytest.mark.slow_on("verilator")
-@pytest.mark.parametrize("testcase", ["shapes", "errors"])
+@pytest.mark.parametrize("testcase", ["shapes", "errors", "reset"])
 def test_ssm_tiny(testcase, sim, tiny):
     runner.run(runner.build(tiny, sim), "hybridgen.verif.decode.tb_ssm",
                testcase=testcase, name=f"ssm-tiny-{testcase}")

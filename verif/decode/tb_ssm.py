@@ -15,6 +15,8 @@ Tests:
             with no head; back to back.
 ``errors``  bad decode-step descriptors (batch, heads, headdim, dstate 0; headdim and dstate
             above the buffers) complete with flag 16 and move nothing; a good step after.
+``reset``   a reset a random 20 .. 150 cycles into a decode step (it must not complete); the
+            next step (other shape, bf16 state, z) is correct, counters included.
 ``bench``   ``hybridgen bench ssm-step``: inputs from ``$HYBRIDGEN_BENCH_INPUTS``, no random
             stalls, fixed latency ``$SSM_LATENCY`` (default 128), half-duplex channels.
 """
@@ -25,6 +27,7 @@ import os
 import numpy as np
 
 import cocotb
+from cocotb.triggers import RisingEdge
 
 from hybridgen.golden.decode import ssm_step_case
 from hybridgen.rtl.decode.layouts import STALL_CLASSES, Error
@@ -118,6 +121,33 @@ async def errors(dut):
     records = await bench.run(jobs + [good], timeout_cycles=50_000)
     check_rejected(records, {name: Error.SSM_SHAPE for name in cases}, g.channels)
     check_job(bench, good, records[-1], index=len(cases))
+
+
+@cocotb.test()
+async def reset(dut):
+    bench = await GemvBench.started(dut, stall=0.1, axi_stall=0.1, latency=3)
+    g, rng = bench.geometry, bench.rng
+    # every channel busy for ~1000 cycles: the reset surely interrupts the step
+    first = SsmJob(g, ssm_step_case(rng, 2, 2 * g.channels, g.ssm_headdim, g.ssm_dstate, 1),
+                   groups=1)
+    end = bench.place([first])
+    bench.desc.send([first.descriptor(bench.desc_fields)])
+    await bench.harness.wait_until(lambda: bool(bench.desc.accepted), timeout_cycles=1000)
+    cut = int(rng.integers(20, 150))
+    for _ in range(cut):
+        await RisingEdge(dut.clk)
+    dut._log.info("seed %d: reset %d cycles into the decode step", cocotb.RANDOM_SEED, cut)
+    dut.rst.value = 1
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    assert not bench.done.beats, "the interrupted decode step completed before the reset"
+    second = SsmJob(g, ssm_step_case(rng, 1, g.channels + 1, 3, 5, 1, state_dtype="bf16",
+                                     with_z=True), groups=1, state_dtype="bf16")
+    bench.place([second], base=end + 0x100)
+    bench.desc.accepted.clear()
+    records = await bench.run([second], timeout_cycles=100_000)
+    check_job(bench, second, records[0], index=0)
 
 
 @cocotb.test()
