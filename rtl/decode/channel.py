@@ -101,9 +101,12 @@ class GemvChannel(wiring.Component):
                 lane = make()
                 m.submodules[f"lane{b}"] = lane
             else:
+                # a Verilator hierarchy block: verilated and compiled once for every lane of
+                # every channel (as no_inline_module, each instance's code was emitted again:
+                # 72 of decode-small's 100 MB of C++, docs/decode.md "Build time")
                 lane = self._library.instantiate(
                     m, f"lane{b}", f"gemv_lane_d{g.dot}_i{I}_l{g.adder_latency}", make,
-                    no_inline=True)
+                    hierarchy_block=True)
             m.d.comb += [lane.en.eq(seq.lane_en), lane.first.eq(seq.lane_first),
                          lane.w.eq(seq.lane_w), lane.x.eq(self.x_data[b]),
                          results.lanes[b].eq(lane.o)]
