@@ -57,7 +57,7 @@ class UrscConfig(Config):
     #: rest (descriptor intake, counters, the loop nest, the PipeFlash item controller, the DPE
     #: feeds, the softmax program and the O update).
     area_groups = {"DPE0 + DPE1": ["__dpe_", "__dpu_", "__bf16_mul_exact", "__fp32_add_l3"],
-                   "RVPE": ["__rvpe_", ".rvpe", "__lane", "__fp32_add", "__fp32_minmax"],
+                   "RVPE": ["__rvpe_", ".rvpe", "_vector_lane", "__fp32_add", "__fp32_minmax"],
                    "UpE": ["__upe_", ".upe", "__fp32_mul", "__fp32_to_bf16"],
                    "memories": [".memories"],
                    "DMA": [".reader", ".writer", ".loader"],

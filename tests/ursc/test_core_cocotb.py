@@ -4,8 +4,9 @@ random latency and stalls on every channel, guards around O, counters against th
 count, error codes of bad descriptors.
 
 Budget: Icarus simulates the core at about 100 cycles per second (every engine's pipelines are
-clocked each cycle) and Verilator needs about 6 minutes to build it (the RVPE lanes, as for
-the RVPE test of test_ursc_cocotb.py), so the regular run has Icarus with one short kernel (sq = 1
+clocked each cycle) and Verilator's build is the larger part of a Verilator run (the RVPE
+lanes, one hierarchy block: the decode kernel plus the error codes, build included, take 63 s of
+CPU, 95 s before the lane was a hierarchy block), so the regular run has Icarus with one short kernel (sq = 1
 decode over two key blocks, d = 96, causal: about 20 s) and the error codes; every shape class runs in ``slow``, on
 both simulators. ``ATTENTION_SHAPES`` (indices into ``tb_attention.SHAPES``) selects them."""
 

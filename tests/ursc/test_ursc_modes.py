@@ -167,7 +167,7 @@ def test_each_mode_elaborates_and_omits_the_other_modes_units(netlists):
     for modes, (top, verilog, instances, sidecar) in netlists.items():
         units, adders, maxes, carry_adders, carry_max, rounders = want[modes]
         lane = sorted(name.rsplit(".", 1)[1] for name in instances
-                      if name.startswith(f"{top}__lane."))
+                      if name.startswith(f"{top}_vector_lane."))
         assert lane == sorted(units), modes
         unit = f"__rvpe_unit_w{width}"
         assert _leaf(instances, top, f"{unit}.vector", "fp32_add") == adders, modes
