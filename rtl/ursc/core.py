@@ -206,8 +206,8 @@ class UrscCore(wiring.Component):
             *[getattr(feed, name)[p].eq(getattr(flash, name)[p]) for p in range(2)
               for feed, names in ((s_feed, ("q_base", "k_base")),
                                   (pv_feed, ("v_base", "keys", "p_base"))) for name in names],
-            update.start.eq(flash.up_start), update.mode.eq(flash.up_mode),
-            update.first.eq(flash.up_first), flash.up_busy.eq(update.busy),
+            update.start.eq(flash.up_start), update.store_start.eq(flash.up_store),
+            update.first.eq(flash.up_first), flash.up_busy.eq(update.busy), flash.up_store_busy.eq(update.store_busy),
             flash.up_idle.eq(update.idle), update.o_base.eq(flash.o_base),
             update.ctiles.eq(flash.ctiles), update.tile.eq(flash.tile), update.d.eq(flash.d),
             update.row_addr.eq(flash.row_addr), update.row_stride.eq(flash.row_stride),

@@ -31,8 +31,9 @@ tile's index in its q-block, ``t0 = t * lanes``; item n's *half* ``h`` is its pa
    mults)`` chunks, :class:`~.feeds.PvFeed`, chained as the S jobs); the update side takes the
    items in order: the UpE folds the tiles into O (:class:`~.update.OUpdate`; the next item's
    tiles wait in DPE1 until its update starts); if ``last``: the UpE writes ``bf16(O / l)`` of
-   the tile's rows to memory; after the ``end`` item the stage waits for the write DMA, then
-   reports ``finish``.
+   the tile's rows to memory (the store runs beside the next items' updates, one store at a
+   time; an update of the same row tile waits until the store has read its O words); after
+   the ``end`` item the stage waits for the write DMA, then reports ``finish``.
 
 Hazards: S memory h belongs to softmax unit h; DPE0 writes it only while the unit is empty or
 past its passes. P region r: a softmax unit starts an item's passes only when the PV stage
@@ -180,7 +181,8 @@ class PipeFlash(wiring.Component):
         the softmax program (``l_old`` is also its ``l_fin``; ``sm_base``: its P region)
     pv_job : Out(stream), ctiles : Out(16), keys, p_base, v_base : Out(16).array(2)
         DPE1's feed (PV stage; bases per job parity)
-    up_start, up_mode, up_first : Out(1), up_busy, up_idle : In(1), o_base, tile, d : Out(16),
+    up_start, up_store, up_first : Out(1), up_busy, up_store_busy, up_idle : In(1),
+    o_base, tile, d : Out(16),
     row_addr, row_stride : Out(ADDR_BITS), up_alpha, up_rinv, up_l : Out(row)
         the UpE side (PV stage)
     writer_idle : In(1)
@@ -208,8 +210,8 @@ class PipeFlash(wiring.Component):
             "m_new": In(row).array(U), "l_new": In(row).array(U),
             "alpha": In(row).array(U), "rinv": In(row).array(U),
             "pv_job": Out(job), "ctiles": Out(16), "keys": Out(16).array(2),
-            "p_base": Out(16).array(2), "v_base": Out(16).array(2), "up_start": Out(1), "up_mode": Out(1), "up_first": Out(1),
-            "up_busy": In(1), "up_idle": In(1), "o_base": Out(16), "tile": Out(16), "d": Out(16),
+            "p_base": Out(16).array(2), "v_base": Out(16).array(2), "up_start": Out(1), "up_store": Out(1), "up_first": Out(1),
+            "up_busy": In(1), "up_store_busy": In(1), "up_idle": In(1), "o_base": Out(16), "tile": Out(16), "d": Out(16),
             "row_addr": Out(ADDR_BITS), "row_stride": Out(ADDR_BITS),
             "up_alpha": Out(row), "up_rinv": Out(row), "up_l": Out(row), "writer_idle": In(1),
             "u_r": Out(read_signature(banks, width, depth)),
@@ -588,6 +590,10 @@ class PipeFlash(wiring.Component):
                                     & ~(pv_done & (hst.region == r)))
             m.d.comb += p_busy[r].eq(in_queue | (pv_full & (pv.region == r)))
         pv_phase = Signal(Phase)
+        # the store of a row tile runs beside the next items' updates; an update of the same
+        # row tile (its O words) waits until the store has read them
+        store_trow = Signal(16)
+        trow_storing = self.up_store_busy & (store_trow == hst.trow)
         with m.FSM(name="pv"):
             with m.State("IDLE"):
                 with m.If(issued.r_rdy):
@@ -600,8 +606,11 @@ class PipeFlash(wiring.Component):
                 with m.Elif(pv_full):
                     m.d.comb += pv_phase.eq(Phase.PV)
             with m.State("PV"):
-                m.d.comb += [self.up_start.eq(1), pv_phase.eq(Phase.PV)]
-                m.next = "PV_WAIT"
+                with m.If(trow_storing):
+                    m.d.comb += pv_phase.eq(Phase.STORE)
+                with m.Else():
+                    m.d.comb += [self.up_start.eq(1), pv_phase.eq(Phase.PV)]
+                    m.next = "PV_WAIT"
             with m.State("PV_WAIT"):
                 m.d.comb += pv_phase.eq(Phase.PV)
                 with m.If(~self.up_busy):
@@ -610,11 +619,10 @@ class PipeFlash(wiring.Component):
                     with m.Else():
                         m.next = "DONE"
             with m.State("STORE"):
-                m.d.comb += [self.up_start.eq(1), self.up_mode.eq(1), pv_phase.eq(Phase.STORE)]
-                m.next = "STORE_WAIT"
-            with m.State("STORE_WAIT"):
-                m.d.comb += [self.up_mode.eq(1), pv_phase.eq(Phase.STORE)]
-                with m.If(~self.up_busy):
+                m.d.comb += pv_phase.eq(Phase.STORE)
+                with m.If(~self.up_store_busy):
+                    m.d.comb += self.up_store.eq(1)
+                    m.d.sync += store_trow.eq(hst.trow)
                     m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += [issued.r_en.eq(1), pv_done.eq(1)]
