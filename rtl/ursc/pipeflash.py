@@ -68,11 +68,6 @@ from .softmax import NEG_INF
 
 __all__ = ["Phase", "SCollect", "PipeFlash", "SCHEDULE", "stage_layout", "chains"]
 
-#: What the bench reports as the schedule.
-SCHEDULE = ("item pipeline: load stage (K_j, V_j, then Q; 8-entry item queue), front (S on "
-            "DPE0), two softmax units (RVPE units 0 and 1, one item each), PV (DPE1 + UpE); S "
-            "per unit, P in 3 regions; DPE jobs chained over a key block's row tiles")
-
 
 class Phase(enum.Enum, shape=3):
     """What the controller waits for (the stall class of a cycle no DPE works in)."""
@@ -139,12 +134,21 @@ def stage_layout(lanes):
                               "kv": 1, "o": ADDR_BITS})
 
 
-#: Entries of the item queue between the load stage and the front.
-QUEUE_DEPTH = 8
+#: Entries of the item queue between the load stage and the front: how far the load stage runs
+#: ahead. A key block's K_j and V_j load (V at one ``dpus``-bf16 chunk per cycle) must fit in
+#: the compute of the items before it: on ursc-small (blocks 128, d = 128) the load is about
+#: 5100 cycles and an item 256 DPE cycles, so 8 entries (~2100 cycles) left DPE0 waiting at
+#: every key block; 32 entries are a whole key block of row tiles there.
+QUEUE_DEPTH = 32
 #: Items whose S job is sent and who are not in their softmax unit yet (the front), and items
 #: whose P V job is sent and whose O update is not done (the PV stage): a chained job's
 #: successor can be sent while the job runs.
 FRONT_DEPTH = PV_DEPTH = 2
+#: What the bench reports as the schedule.
+SCHEDULE = (f"item pipeline: load stage (K_j, V_j, then Q; {QUEUE_DEPTH}-entry item queue), "
+            "front (S on DPE0), two softmax units (RVPE units 0 and 1, one item each), PV "
+            "(DPE1 + UpE); S per unit, P in 3 regions; DPE jobs chained over a key block's row "
+            "tiles; the store beside the next updates")
 #: The per-row scalars an item takes from its softmax unit to the PV stage.
 SCALARS = ("alpha", "rinv", "l")
 
@@ -292,7 +296,9 @@ class PipeFlash(wiring.Component):
                                                        desc.sk), d=d))
         # users of each buffer: items taken by the load stage that still need it (Q, K: until
         # their S is computed; V: until their P V is)
-        width = range(QUEUE_DEPTH + U + 4)
+        # (at most every item from the queue to the PV stage: the queue, the front's register
+        # and its sent items, the softmax units, the PV stage's register and its sent items)
+        width = range(QUEUE_DEPTH + 1 + FRONT_DEPTH + U + 1 + PV_DEPTH + 1)
         q_users = Signal(width)
         k_users = [Signal(width, name=f"k{h}_users") for h in range(2)]
         v_users = [Signal(width, name=f"v{h}_users") for h in range(2)]
