@@ -200,13 +200,14 @@ class UrscCore(wiring.Component):
             wiring.connect(m, getattr(agent, port), getattr(mem, name))
         m.d.comb += [
             flash.load_busy.eq(loader.busy),
-            s_collect.clear.eq(flash.s_clear), flash.s_count.eq(s_collect.count),
-            s_feed.q_base.eq(flash.q_base), s_feed.dchunks.eq(flash.dchunks),
-            s_feed.k_base.eq(flash.k_base), pv_feed.v_base.eq(flash.v_base),
-            pv_feed.ctiles.eq(flash.ctiles), pv_feed.keys.eq(flash.keys),
-            pv_feed.p_base.eq(flash.p_base),
-            update.start.eq(flash.up_start), update.mode.eq(flash.up_mode),
-            update.first.eq(flash.up_first), flash.up_busy.eq(update.busy),
+            s_collect.clear.eq(flash.s_clear), s_collect.go.eq(flash.s_go),
+            flash.s_count.eq(s_collect.count), s_feed.dchunks.eq(flash.dchunks),
+            pv_feed.ctiles.eq(flash.ctiles),
+            *[getattr(feed, name)[p].eq(getattr(flash, name)[p]) for p in range(2)
+              for feed, names in ((s_feed, ("q_base", "k_base")),
+                                  (pv_feed, ("v_base", "keys", "p_base"))) for name in names],
+            update.start.eq(flash.up_start), update.store_start.eq(flash.up_store),
+            update.first.eq(flash.up_first), flash.up_busy.eq(update.busy), flash.up_store_busy.eq(update.store_busy),
             flash.up_idle.eq(update.idle), update.o_base.eq(flash.o_base),
             update.ctiles.eq(flash.ctiles), update.tile.eq(flash.tile), update.d.eq(flash.d),
             update.row_addr.eq(flash.row_addr), update.row_stride.eq(flash.row_stride),

@@ -12,34 +12,43 @@ tile's index in its q-block, ``t0 = t * lanes``; item n's *half* ``h`` is its pa
    P V is; counted per half); the first item of a q-block then loads the Q rows once every
    earlier item's S is computed (Q is single-buffered); the item goes into the item queue
    (:data:`QUEUE_DEPTH` entries), so loads run ahead of compute;
-1. **front** (item i): takes the item from the queue; waits until softmax unit h is free; if
-   ``visible``: DPE0 computes the ``ceil(visible / dpus)`` S tiles (:class:`~.feeds.SFeed`)
-   into S memory h (:class:`SCollect`); then hands the item to softmax unit h;
+1. **front** (items i and i + 1, :data:`FRONT_DEPTH`): the issue side takes the item from the
+   queue and, if ``visible``, sends its S job to DPE0 (``ceil(visible / dpus)`` S tiles,
+   :class:`~.feeds.SFeed`), chained into the next item's (:func:`chains`: the next row tile of
+   the same key block), so the DPE runs on from one item's S tiles into the next one's without
+   filler groups; the collect side takes the oldest item's results into S memory h
+   (:class:`SCollect`) once softmax unit h's passes are over (the unit is empty or its item's
+   m, l are in UMEM; until then DPE0 holds the results), then hands the item to unit h once
+   the unit is empty;
 2. **softmax**, one slot per softmax unit (``CoreGeometry.softmax_units``, RVPE units 0 and
    1; items i - 1 and i - 2): m and l of the row tile (-inf and +0 on ``first``, else UMEM word
    ``t``); if ``visible``: the RVPE unit runs the softmax passes (:class:`~.softmax.Softmax`)
    on S memory h, P into the item's P region; m and l go back to UMEM (also for a skipped
    item); if ``last``: the unit computes ``1 / l``; the item goes to the PV stage with its
    ``a``, ``1 / l`` and l, the units taking turns (item order);
-3. **PV** (item i - 3 or later): if ``visible``: DPE1 computes the ``ceil(d / dpus)`` P V
-   tiles over ``ceil(visible / mults)`` chunks (:class:`~.feeds.PvFeed`) from the item's P
-   region and the UpE folds them into O (:class:`~.update.OUpdate`); if ``last``: the UpE
-   writes ``bf16(O / l)`` of the tile's rows to memory; after the ``end`` item the stage waits
-   for the write DMA, then reports ``finish``.
+3. **PV** (an issue register and :data:`PV_DEPTH` items with sent jobs): the issue side sends
+   the item's P V job to DPE1 if ``visible`` (``ceil(d / dpus)`` tiles over ``ceil(visible /
+   mults)`` chunks, :class:`~.feeds.PvFeed`, chained as the S jobs); the update side takes the
+   items in order: the UpE folds the tiles into O (:class:`~.update.OUpdate`; the next item's
+   tiles wait in DPE1 until its update starts); if ``last``: the UpE writes ``bf16(O / l)`` of
+   the tile's rows to memory (the store runs beside the next items' updates, one store at a
+   time; an update of the same row tile waits until the store has read its O words); after
+   the ``end`` item the stage waits for the write DMA, then reports ``finish``.
 
-Hazards: S memory h belongs to softmax unit h; DPE0 writes it only while the unit is empty.
-The items from the softmax slots on are at most three consecutive ones, so their P regions
-differ. m and l in UMEM (one read and one write port, unit 0 first when both ask): a unit
-reads the row tile's m, l only when the other unit does not hold an older item of the same
-row tile whose m, l are not written back yet (consecutive items share a row tile when a
-q-block has one row tile). O is read and written by the PV stage only, in item order. Q and K
+Hazards: S memory h belongs to softmax unit h; DPE0 writes it only while the unit is empty or
+past its passes. P region r: a softmax unit starts an item's passes only when the PV stage
+holds no item of the same region (the item three before). m and l in UMEM (one read and one
+write port, unit 0 first when both ask): a unit reads the row tile's m, l only when the other
+unit does not hold an older item of the same row tile whose m, l are not written back yet
+(consecutive items share a row tile when a q-block has one row tile). O is read and written by the PV stage only, in item order. Q and K
 are read by the front only, V by the PV stage: the load stage's user counts.
 
 A row of the tile that sees no key of a visited block is updated like the others (its S row is
 all -inf, so m stays, ``a = 1`` and l, O add zeros), as verif/ursc/attention_model.py shows.
 ``phase`` tells the counters what the controller waits for: a softmax unit running
 (``SOFTMAX``), else the PV stage (``PV``, ``STORE``: updating, storing or draining), else the
-front (``S``; ``LOAD``: its queue is empty while the load stage loads), else ``CONTROL``.
+front (``S``: items wait for their S; ``LOAD``: its queue is empty while the load stage
+loads), else ``CONTROL``.
 """
 
 from types import SimpleNamespace
@@ -57,12 +66,7 @@ from .loader import LoadKind, load_command_layout
 from .memories import ADDR_BITS, read_signature, write_signature
 from .softmax import NEG_INF
 
-__all__ = ["Phase", "SCollect", "PipeFlash", "SCHEDULE", "stage_layout"]
-
-#: What the bench reports as the schedule.
-SCHEDULE = ("item pipeline: load stage (K_j, V_j, then Q; 8-entry item queue), front (S on "
-            "DPE0), two softmax units (RVPE units 0 and 1, one item each), PV (DPE1 + UpE); S "
-            "per unit, P in 3 regions")
+__all__ = ["Phase", "SCollect", "PipeFlash", "SCHEDULE", "stage_layout", "chains"]
 
 
 class Phase(enum.Enum, shape=3):
@@ -78,12 +82,14 @@ class Phase(enum.Enum, shape=3):
 class SCollect(wiring.Component):
     """DPE0's results into the S buffer: result n (tile n of the item, ``lanes x dpus`` fp32)
     is written to word ``n // G``, granule ``n % G`` of every lane's bank (``G =
-    vector_width / dpus``). ``count`` counts the results since ``clear``. (The core gives
-    ``s_w`` to the S memory of the item's parity.)
+    vector_width / dpus``). ``count`` counts the results since ``clear``. A result is taken
+    (``i.ready``) only while ``go`` is 1: the DPE holds the next item's results while their S
+    memory is still the softmax unit's. (The core gives ``s_w`` to the S memory of the item's
+    parity.)
 
     Members
     -------
-    clear : In(1)
+    clear, go : In(1)
     count : Out(16)
     i : In(stream.Signature(dpe_results(lanes, dpus)))
     s_w : Out(write_signature)
@@ -92,7 +98,7 @@ class SCollect(wiring.Component):
     def __init__(self, geometry):
         self._g = g = geometry
         banks, width, depth, gran = g.memories["s"]
-        super().__init__({"clear": In(1), "count": Out(16),
+        super().__init__({"clear": In(1), "go": In(1), "count": Out(16),
                           "i": In(stream.Signature(dpe_results(g.lanes, g.dpus))),
                           "s_w": Out(write_signature(banks, width, depth, width // gran))})
 
@@ -101,12 +107,13 @@ class SCollect(wiring.Component):
         g = self._g
         per = g.vector_width // g.dpus
         word, granule = Signal(16), Signal(range(per))
-        m.d.comb += [self.i.ready.eq(1), self.s_w.addr.eq(word)]
+        take = self.i.valid & self.go
+        m.d.comb += [self.i.ready.eq(self.go), self.s_w.addr.eq(word)]
         for lane in range(g.lanes):
             row = self.i.payload[lane].as_value()
             m.d.comb += [self.s_w.data[lane].eq(Cat(*[row] * per)),
-                         self.s_w.en[lane].eq(Mux(self.i.valid, 1 << granule, 0))]
-        with m.If(self.i.valid):
+                         self.s_w.en[lane].eq(Mux(take, 1 << granule, 0))]
+        with m.If(take):
             m.d.sync += self.count.eq(self.count + 1)
             with m.If(granule == per - 1):
                 m.d.sync += [granule.eq(0), word.eq(word + 1)]
@@ -127,8 +134,35 @@ def stage_layout(lanes):
                               "kv": 1, "o": ADDR_BITS})
 
 
-#: Entries of the item queue between the load stage and the front.
-QUEUE_DEPTH = 8
+#: Entries of the item queue between the load stage and the front: how far the load stage runs
+#: ahead. A key block's K_j and V_j load (V at one ``dpus``-bf16 chunk per cycle) must fit in
+#: the compute of the items before it: on ursc-small (blocks 128, d = 128) the load is about
+#: 5100 cycles and an item 256 DPE cycles, so 8 entries (~2100 cycles) left DPE0 waiting at
+#: every key block; 32 entries are a whole key block of row tiles there.
+QUEUE_DEPTH = 32
+#: Items whose S job is sent and who are not in their softmax unit yet (the front), and items
+#: whose P V job is sent and whose O update is not done (the PV stage): a chained job's
+#: successor can be sent while the job runs.
+FRONT_DEPTH = PV_DEPTH = 2
+#: What the bench reports as the schedule.
+SCHEDULE = (f"item pipeline: load stage (K_j, V_j, then Q; {QUEUE_DEPTH}-entry item queue), "
+            "front (S on DPE0), two softmax units (RVPE units 0 and 1, one item each), PV "
+            "(DPE1 + UpE); S per unit, P in 3 regions; DPE jobs chained over a key block's row "
+            "tiles; the store beside the next updates")
+#: The per-row scalars an item takes from its softmax unit to the PV stage.
+SCALARS = ("alpha", "rinv", "l")
+
+
+def row_layout(lanes):
+    return data.ArrayLayout(32, lanes)
+
+
+def chains(it):
+    """Whether an item's DPE jobs (S and P V) chain into the next item's: the next item is the
+    next row tile of the same key block (it then has jobs too: a later row sees at least the
+    keys an earlier one sees). Chains never cross a key block (its K and V may not be loaded
+    yet) or a q-block (Q is single-buffered)."""
+    return it.t0 + it.tile < it.rows
 
 
 class PipeFlash(wiring.Component):
@@ -141,15 +175,18 @@ class PipeFlash(wiring.Component):
     finish : Out(1)                          pulse: the kernel's last output is written
     phase : Out(Phase)
     load : Out(stream.Signature(load_command_layout())), load_busy : In(1)     the loader
-    s_job : Out(stream), s_clear : Out(1), s_count : In(16), s_half : Out(1),
-    q_base, dchunks : Out(16)
-        DPE0's feed and collector (front stage; ``s_half``: the S memory written)
+    s_job : Out(stream), s_clear, s_go : Out(1), s_count : In(16), s_half : Out(1),
+    q_base, k_base : Out(16).array(2), dchunks : Out(16)
+        DPE0's feed (bases per job parity) and collector (front stage; ``s_half``: the S
+        memory written, ``s_go``: it takes results)
     per softmax unit u (arrays of ``softmax_units``): sm_start, sm_program : Out(1),
     sm_busy : In(1), sm_base, vectors : Out(16), limit : Out(ArrayLayout(16, lanes)), m_old, l_old : Out(row),
     m_new, l_new, alpha, rinv : In(row)
         the softmax program (``l_old`` is also its ``l_fin``; ``sm_base``: its P region)
-    pv_job : Out(stream), ctiles, keys, p_base : Out(16)                 DPE1's feed (PV stage)
-    up_start, up_mode, up_first : Out(1), up_busy, up_idle : In(1), o_base, tile, d : Out(16),
+    pv_job : Out(stream), ctiles : Out(16), keys, p_base, v_base : Out(16).array(2)
+        DPE1's feed (PV stage; bases per job parity)
+    up_start, up_store, up_first : Out(1), up_busy, up_store_busy, up_idle : In(1),
+    o_base, tile, d : Out(16),
     row_addr, row_stride : Out(ADDR_BITS), up_alpha, up_rinv, up_l : Out(row)
         the UpE side (PV stage)
     writer_idle : In(1)
@@ -167,17 +204,18 @@ class PipeFlash(wiring.Component):
             "desc": In(attention_descriptor()), "items": In(stream.Signature(item_layout(L))),
             "finish": Out(1), "phase": Out(Phase),
             "load": Out(stream.Signature(load_command_layout())), "load_busy": In(1),
-            "s_job": Out(job), "s_clear": Out(1), "s_count": In(16), "s_half": Out(1),
-            "q_base": Out(16), "dchunks": Out(16), "k_base": Out(16), "kv_double": Out(1),
+            "s_job": Out(job), "s_clear": Out(1), "s_go": Out(1), "s_count": In(16),
+            "s_half": Out(1), "q_base": Out(16).array(2), "dchunks": Out(16),
+            "k_base": Out(16).array(2), "kv_double": Out(1),
             "sm_start": Out(1).array(U), "sm_program": Out(1).array(U),
             "sm_busy": In(1).array(U), "sm_base": Out(16).array(U),
             "vectors": Out(16).array(U), "limit": Out(data.ArrayLayout(16, L)).array(U),
             "m_old": Out(row).array(U), "l_old": Out(row).array(U),
             "m_new": In(row).array(U), "l_new": In(row).array(U),
             "alpha": In(row).array(U), "rinv": In(row).array(U),
-            "pv_job": Out(job), "ctiles": Out(16), "keys": Out(16), "p_base": Out(16),
-            "v_base": Out(16), "up_start": Out(1), "up_mode": Out(1), "up_first": Out(1),
-            "up_busy": In(1), "up_idle": In(1), "o_base": Out(16), "tile": Out(16), "d": Out(16),
+            "pv_job": Out(job), "ctiles": Out(16), "keys": Out(16).array(2),
+            "p_base": Out(16).array(2), "v_base": Out(16).array(2), "up_start": Out(1), "up_store": Out(1), "up_first": Out(1),
+            "up_busy": In(1), "up_store_busy": In(1), "up_idle": In(1), "o_base": Out(16), "tile": Out(16), "d": Out(16),
             "row_addr": Out(ADDR_BITS), "row_stride": Out(ADDR_BITS),
             "up_alpha": Out(row), "up_rinv": Out(row), "up_l": Out(row), "writer_idle": In(1),
             "u_r": Out(read_signature(banks, width, depth)),
@@ -220,12 +258,14 @@ class PipeFlash(wiring.Component):
         m.d.comb += [self.dchunks.eq(dchunks), self.ctiles.eq(ctiles), self.d.eq(d)]
 
         fr, pv = Signal(stage_layout(L), name="front"), Signal(stage_layout(L), name="pv")
+        pv_scalars = {name: Signal(row_layout(L), name=f"pv_{name}") for name in SCALARS}
         sm = [Signal(stage_layout(L), name=f"soft{u}") for u in range(U)]
         sm_full = [Signal(name=f"soft{u}_full") for u in range(U)]
         sm_saved = [Signal(name=f"soft{u}_saved") for u in range(U)]   # m, l in UMEM
         sm_leave = [Signal(name=f"soft{u}_leave") for u in range(U)]
         sm_enter = [Signal(name=f"soft{u}_enter") for u in range(U)]
         pv_full, pv_leave, pv_enter = Signal(), Signal(), Signal()
+        p_busy = [Signal(name=f"p{r}_busy") for r in range(3)]   # an item of region r in PV
         newest = Signal(range(U))            # the unit that took the latest item
         pv_next = Signal(range(U))           # the unit whose item the PV stage takes next
         for u in range(U):
@@ -236,7 +276,8 @@ class PipeFlash(wiring.Component):
                                ctiles=ctiles, fr=fr, pv=pv, sm=sm, sm_full=sm_full,
                                sm_saved=sm_saved, sm_leave=sm_leave, sm_enter=sm_enter,
                                pv_full=pv_full, pv_leave=pv_leave, pv_enter=pv_enter,
-                               newest=newest, pv_next=pv_next, pv_free=pv_free)
+                               newest=newest, pv_next=pv_next, pv_free=pv_free,
+                               pv_scalars=pv_scalars, p_busy=p_busy)
 
     def _load_stage(self, m, s):
         """Q, K_j, V_j ahead of compute (the ``loads`` FSM), the buffer user counts, the item queue."""
@@ -255,7 +296,9 @@ class PipeFlash(wiring.Component):
                                                        desc.sk), d=d))
         # users of each buffer: items taken by the load stage that still need it (Q, K: until
         # their S is computed; V: until their P V is)
-        width = range(QUEUE_DEPTH + U + 4)
+        # (at most every item from the queue to the PV stage: the queue, the front's register
+        # and its sent items, the softmax units, the PV stage's register and its sent items)
+        width = range(QUEUE_DEPTH + 1 + FRONT_DEPTH + U + 1 + PV_DEPTH + 1)
         q_users = Signal(width)
         k_users = [Signal(width, name=f"k{h}_users") for h in range(2)]
         v_users = [Signal(width, name=f"v{h}_users") for h in range(2)]
@@ -333,60 +376,89 @@ class PipeFlash(wiring.Component):
                        s_kv=s_kv, pv_done=pv_done, pv_kv=pv_kv)
 
     def _front_stage(self, m, s):
-        """S of the next queued item on DPE0 into the S memory of its softmax unit."""
-        (g, U, dchunks, fr, sm, sm_full, sm_saved, sm_enter, newest, queue, loading,
-         kv_words, s_done, s_kv) = (
-            s.g, s.U, s.dchunks, s.fr, s.sm, s.sm_full, s.sm_saved, s.sm_enter, s.newest,
-            s.queue, s.loading, s.kv_words, s.s_done, s.s_kv)
-        # -- front: S on DPE0 -----------------------------------------------------------------
+        """S of the queued items on DPE0 into the S memories of their softmax units: the issue
+        side sends the S jobs (chained within a key block's row tiles), the collect side takes
+        each item's results and hands it to its unit."""
+        (g, L, U, dchunks, fr, sm, sm_full, sm_saved, sm_enter, sm_leave, newest, queue,
+         loading, kv_words, s_done, s_kv) = (
+            s.g, s.L, s.U, s.dchunks, s.fr, s.sm, s.sm_full, s.sm_saved, s.sm_enter,
+            s.sm_leave, s.newest, s.queue, s.loading, s.kv_words, s.s_done, s.s_kv)
+        # -- issue: the S job of the next queued item; the items whose S is under way --------
+        m.submodules.s_items = issued = fifo.SyncFIFOBuffered(width=stage_layout(L).size,
+                                                              depth=FRONT_DEPTH)
         fit = fr.it
-        unit_free = Signal()
-        m.d.comb += [self.q_base.eq(fr.trow * dchunks), self.s_half.eq(fr.half),
-                     self.k_base.eq(fr.kv * kv_words["k"]),
-                     unit_free.eq(~Cat(*sm_full).bit_select(fr.half, 1)),
+        s_par = Signal()                         # parity of the next S job (as DpeOrder's)
+        m.d.comb += [issued.w_data.eq(fr.as_value()),
                      self.s_job.payload.tiles.eq((fit.visible + g.dpus - 1) // g.dpus),
-                     self.s_job.payload.chunks.eq(dchunks), s_kv.eq(fr.kv)]
+                     self.s_job.payload.chunks.eq(dchunks),
+                     self.s_job.payload.chain.eq(chains(fit))]
         front_phase = Signal(Phase)
         with m.FSM(name="front"):
             with m.State("IDLE"):
-                m.d.comb += queue.r_en.eq(1)
-                with m.If(queue.r_rdy):
+                m.d.comb += queue.r_en.eq(issued.w_rdy)
+                with m.If(queue.r_rdy & issued.w_rdy):
                     m.d.sync += fr.eq(queue.r_data)
-                    m.next = "S_CLEAR"
-                with m.Elif(loading):
+                    m.next = "ISSUE"
+                with m.Elif(loading & ~issued.r_rdy):
                     m.d.comb += front_phase.eq(Phase.LOAD)
-            with m.State("S_CLEAR"):
-                # S memory `half` is the softmax unit's: wait until its item has left
-                with m.If(unit_free):
-                    m.d.comb += self.s_clear.eq(1)
-                    with m.If(fit.visible != 0):
-                        m.next = "S_JOB"
-                    with m.Else():
+            with m.State("ISSUE"):
+                with m.If(fit.visible != 0):
+                    m.d.comb += self.s_job.valid.eq(1)
+                    with m.If(self.s_job.ready):
+                        m.d.comb += issued.w_en.eq(1)
+                        m.d.sync += s_par.eq(~s_par)
+                        for p in range(2):
+                            with m.If(s_par == p):
+                                m.d.sync += [self.q_base[p].eq(fr.trow * dchunks),
+                                             self.k_base[p].eq(fr.kv * kv_words["k"])]
+                        m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += issued.w_en.eq(1)
+                    m.next = "IDLE"
+
+        # -- collect: S memory `half` takes results once its unit's passes are over (the unit
+        #    is empty or its item has m, l in UMEM); the item enters the unit once it is empty
+        head = data.View(stage_layout(L), issued.r_data)
+        tiles = Signal(16)
+        released = Signal()
+        unit_free = Signal()
+        m.d.comb += [self.s_half.eq(head.half), s_kv.eq(head.kv),
+                     tiles.eq((head.it.visible + g.dpus - 1) // g.dpus),
+                     released.eq(Cat(*[~sm_full[u] | sm_saved[u] for u in range(U)])
+                                 .bit_select(head.half, 1)),
+                     unit_free.eq(Cat(*[~sm_full[u] | sm_leave[u] for u in range(U)])
+                                  .bit_select(head.half, 1))]
+        with m.FSM(name="collect"):
+            with m.State("WAIT"):
+                with m.If(issued.r_rdy):
+                    m.d.comb += front_phase.eq(Phase.S)
+                    with m.If(head.it.visible == 0):
                         m.next = "HAND"
-            with m.State("S_JOB"):
-                m.d.comb += [self.s_job.valid.eq(1), front_phase.eq(Phase.S)]
-                with m.If(self.s_job.ready):
-                    m.next = "S_WAIT"
-            with m.State("S_WAIT"):
-                m.d.comb += front_phase.eq(Phase.S)
-                with m.If(self.s_count == self.s_job.payload.tiles):
+                    with m.Elif(released):
+                        m.d.comb += self.s_clear.eq(1)
+                        m.next = "COLLECT"
+            with m.State("COLLECT"):
+                m.d.comb += [self.s_go.eq(self.s_count != tiles), front_phase.eq(Phase.S)]
+                with m.If(self.s_count == tiles):
                     m.next = "HAND"
             with m.State("HAND"):
-                m.d.comb += s_done.eq(1)
-                for u in range(U):
-                    with m.If(fr.half == u):
-                        m.d.comb += sm_enter[u].eq(1)
-                        m.d.sync += [sm[u].eq(fr), sm_saved[u].eq(0)]
-                m.d.sync += newest.eq(fr.half)
-                m.next = "IDLE"
+                m.d.comb += front_phase.eq(Phase.S)
+                with m.If(unit_free):
+                    m.d.comb += [s_done.eq(1), issued.r_en.eq(1)]
+                    for u in range(U):
+                        with m.If(head.half == u):
+                            m.d.comb += sm_enter[u].eq(1)
+                            m.d.sync += [sm[u].eq(head), sm_saved[u].eq(0)]
+                    m.d.sync += newest.eq(head.half)
+                    m.next = "WAIT"
         vars(s).update(front_phase=front_phase)
 
     def _softmax_stage(self, m, s):
         """One slot per softmax unit: m, l from UMEM, the RVPE passes, m, l to UMEM, 1 / l; items leave to the PV stage in their order."""
         (g, desc, L, U, sm, sm_full, sm_saved, sm_leave, newest, pv, pv_enter, pv_free,
-         pv_next) = (
+         pv_next, pv_scalars, p_busy) = (
             s.g, s.desc, s.L, s.U, s.sm, s.sm_full, s.sm_saved, s.sm_leave, s.newest,
-            s.pv, s.pv_enter, s.pv_free, s.pv_next)
+            s.pv, s.pv_enter, s.pv_free, s.pv_next, s.pv_scalars, s.p_busy)
         # -- softmax stage: one slot per unit; m, l from UMEM, the RVPE passes, m, l to UMEM,
         #    1 / l. UMEM: one read and one write port, unit 0 first.
         want_r = [Signal(name=f"soft{u}_want_r") for u in range(U)]
@@ -421,7 +493,10 @@ class PipeFlash(wiring.Component):
                         Mux(raw < 0, 0, Mux(raw > sit.keys, sit.keys, raw))))
             with m.FSM(name=f"softmax{u}"):
                 with m.State("IDLE"):
-                    with m.If(sm_full[u] & ~sm_leave[u] & ~blocked):
+                    # P region `region` is written by the passes: wait until the PV stage no
+                    # longer holds the item three before (same region)
+                    region_busy = Cat(*p_busy).bit_select(sm[u].region, 1)
+                    with m.If(sm_full[u] & ~sm_leave[u] & ~blocked & ~region_busy):
                         m.d.comb += want_r[u].eq(1)
                         with m.If(grant_r[u]):
                             m.next = "STATE"
@@ -465,59 +540,99 @@ class PipeFlash(wiring.Component):
                     # items reach the PV stage in their order: the units take turns
                     with m.If(pv_free & (pv_next == u)):
                         m.d.comb += [sm_leave[u].eq(1), pv_enter.eq(1)]
-                        m.d.sync += [pv.eq(sm[u]), self.up_alpha.eq(self.alpha[u]),
-                                     self.up_rinv.eq(self.rinv[u]), self.up_l.eq(self.l_old[u]),
+                        m.d.sync += [pv.eq(sm[u]), pv_scalars["alpha"].eq(self.alpha[u]),
+                                     pv_scalars["rinv"].eq(self.rinv[u]),
+                                     pv_scalars["l"].eq(self.l_old[u]),
                                      pv_next.eq(pv_next + 1)]
                         m.next = "IDLE"
         vars(s).update(running=running)
 
     def _pv_stage(self, m, s):
-        """DPE1 and the O update of the item, the store on its last key block, the drain."""
-        (g, desc, d, ctiles, pv, pv_full, pv_leave, kv_words, pv_kv, pv_done) = (
-            s.g, s.desc, s.d, s.ctiles, s.pv, s.pv_full, s.pv_leave, s.kv_words, s.pv_kv,
-            s.pv_done)
-        # -- PV stage: DPE1 and the O update, the store ---------------------------------------
+        """DPE1 and the O update of the items in order, the store on a last key block, the
+        drain: the issue side sends the P V jobs (chained as the S jobs), the update side
+        folds each item's tiles into O."""
+        (g, desc, L, d, ctiles, pv, pv_full, pv_leave, pv_scalars, p_busy, kv_words, pv_kv,
+         pv_done) = (
+            s.g, s.desc, s.L, s.d, s.ctiles, s.pv, s.pv_full, s.pv_leave, s.pv_scalars,
+            s.p_busy, s.kv_words, s.pv_kv, s.pv_done)
+        # -- issue: the item from its softmax unit, its P V job -------------------------------
+        entry = data.StructLayout({"stage": stage_layout(L),
+                                   **{name: row_layout(L) for name in SCALARS}})
+        m.submodules.pv_items = issued = fifo.SyncFIFOBuffered(width=entry.size,
+                                                               depth=PV_DEPTH)
         pit = pv.it
-        m.d.comb += [self.p_base.eq(pv.region * g.p_region), self.keys.eq(pit.keys),
-                     self.v_base.eq(pv.kv * kv_words["v"]), pv_kv.eq(pv.kv),
-                     self.tile.eq(pit.tile), self.o_base.eq(pv.trow * ctiles),
-                     self.row_addr.eq(pv.o), self.row_stride.eq((desc.hq * d * 2)[:ADDR_BITS]),
-                     self.up_first.eq(pit.first),
+        pv_par = Signal()                         # parity of the next P V job
+        m.d.comb += [issued.w_data.eq(Cat(pv.as_value(),
+                                          *[pv_scalars[n].as_value() for n in SCALARS])),
                      self.pv_job.payload.tiles.eq(ctiles),
                      self.pv_job.payload.chunks.eq((pit.visible + g.mults - 1)
-                                                   >> exact_log2(g.mults))]
+                                                   >> exact_log2(g.mults)),
+                     self.pv_job.payload.chain.eq(chains(pit))]
+        with m.If(pv_full & issued.w_rdy):
+            with m.If(pit.visible != 0):
+                m.d.comb += self.pv_job.valid.eq(1)
+                with m.If(self.pv_job.ready):
+                    m.d.comb += [issued.w_en.eq(1), pv_leave.eq(1)]
+                    m.d.sync += pv_par.eq(~pv_par)
+                    for p in range(2):
+                        with m.If(pv_par == p):
+                            m.d.sync += [self.p_base[p].eq(pv.region * g.p_region),
+                                         self.v_base[p].eq(pv.kv * kv_words["v"]),
+                                         self.keys[p].eq(pit.keys)]
+            with m.Else():
+                m.d.comb += [issued.w_en.eq(1), pv_leave.eq(1)]
+
+        # -- update: the oldest item's O update, its store, the drain after the `end` item --
+        head = data.View(entry, issued.r_data)
+        hst, hit = head.stage, head.stage.it
+        m.d.comb += [pv_kv.eq(hst.kv), self.tile.eq(hit.tile), self.o_base.eq(hst.trow * ctiles),
+                     self.row_addr.eq(hst.o), self.row_stride.eq((desc.hq * d * 2)[:ADDR_BITS]),
+                     self.up_first.eq(hit.first), self.up_alpha.eq(head.alpha),
+                     self.up_rinv.eq(head.rinv), self.up_l.eq(head.l)]
+        # P regions in use: the items in the queue of sent jobs, and the item being issued
+        for r in range(3):
+            in_queue = Signal(name=f"p{r}_queued")
+            m.d.sync += in_queue.eq((in_queue | (issued.w_en & (pv.region == r)))
+                                    & ~(pv_done & (hst.region == r)))
+            m.d.comb += p_busy[r].eq(in_queue | (pv_full & (pv.region == r)))
         pv_phase = Signal(Phase)
+        # the store of a row tile runs beside the next items' updates; an update of the same
+        # row tile (its O words) waits until the store has read them
+        store_trow = Signal(16)
+        trow_storing = self.up_store_busy & (store_trow == hst.trow)
         with m.FSM(name="pv"):
             with m.State("IDLE"):
-                with m.If(pv_full):
-                    with m.If(pit.visible != 0):
+                with m.If(issued.r_rdy):
+                    with m.If(hit.visible != 0):
                         m.next = "PV"
-                    with m.Elif(pit.last):
+                    with m.Elif(hit.last):
                         m.next = "STORE"
                     with m.Else():
                         m.next = "DONE"
+                with m.Elif(pv_full):
+                    m.d.comb += pv_phase.eq(Phase.PV)
             with m.State("PV"):
-                m.d.comb += [self.pv_job.valid.eq(1), pv_phase.eq(Phase.PV)]
-                with m.If(self.pv_job.ready):
-                    m.d.comb += self.up_start.eq(1)
+                with m.If(trow_storing):
+                    m.d.comb += pv_phase.eq(Phase.STORE)
+                with m.Else():
+                    m.d.comb += [self.up_start.eq(1), pv_phase.eq(Phase.PV)]
                     m.next = "PV_WAIT"
             with m.State("PV_WAIT"):
                 m.d.comb += pv_phase.eq(Phase.PV)
                 with m.If(~self.up_busy):
-                    with m.If(pit.last):
+                    with m.If(hit.last):
                         m.next = "STORE"
                     with m.Else():
                         m.next = "DONE"
             with m.State("STORE"):
-                m.d.comb += [self.up_start.eq(1), self.up_mode.eq(1), pv_phase.eq(Phase.STORE)]
-                m.next = "STORE_WAIT"
-            with m.State("STORE_WAIT"):
-                m.d.comb += [self.up_mode.eq(1), pv_phase.eq(Phase.STORE)]
-                with m.If(~self.up_busy):
+                m.d.comb += pv_phase.eq(Phase.STORE)
+                with m.If(~self.up_store_busy):
+                    m.d.comb += self.up_store.eq(1)
+                    m.d.sync += store_trow.eq(hst.trow)
                     m.next = "DONE"
             with m.State("DONE"):
-                m.d.comb += [pv_leave.eq(1), pv_done.eq(1)]
-                with m.If(pit.end):
+                m.d.comb += [issued.r_en.eq(1), pv_done.eq(1)]
+                with m.If(hit.end):
                     m.next = "DRAIN"
                 with m.Else():
                     m.next = "IDLE"

@@ -23,9 +23,10 @@ REST = "control"  # the group with no substrings: the top's own logic and what n
 #: top's rvpe. UpE: the unit and its datapath, the multiplier, adder and bf16 leaves, the top's
 #: upe and one decode per update unit. Memories: the wrapper and its 8 memories (q, k, v, the
 #: two S memories s0 and s1, p, o, u). DMA: the loader, the ReadDma and its row queue, the
-#: WriteDma and its two queues. Control: the top and the rest of the core's own modules (19:
-#: one softmax program per RVPE unit, the controller's item queue).
-CORE = {"memories": 1 + 8, "DMA": 1 + 2 + 3, "control": 19}
+#: WriteDma and its two queues. Control: the top and the rest of the core's own modules (21:
+#: one softmax program per RVPE unit, the controller's item queue, its queues of the items whose
+#: S and P V jobs are sent).
+CORE = {"memories": 1 + 8, "DMA": 1 + 2 + 3, "control": 21}
 EXPECTED_COUNTS = {
     "both": {"DPE0 + DPE1": 6, "RVPE": 4 + 1 + 8 + 2 + 1, "UpE": 2 + 3 + 1 + 2, **CORE},
     "attention": {"DPE0 + DPE1": 6, "RVPE": 4 + 1 + 6 + 2 + 1, "UpE": 2 + 3 + 1 + 2, **CORE},

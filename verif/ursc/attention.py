@@ -9,7 +9,7 @@ import numpy as np
 
 from hybridgen.golden.ursc import EngineParams, _f32, ursc_attention
 from hybridgen.rtl.ursc.attention_seq import attention_items
-from hybridgen.rtl.ursc.dpe_order import SLOTS
+from hybridgen.rtl.ursc.dpe_order import SLOTS, dpe_filler_count
 from hybridgen.rtl.ursc.softmax import RECIP_PROGRAM, RIDERS, SOFTMAX_PROGRAM
 
 __all__ = ["AttentionJob", "random_qkv", "expected_counters", "GUARD"]
@@ -116,8 +116,11 @@ class AttentionJob:
 
 def expected_counters(config, job):
     """Counter values of one kernel, counted from its items (any schedule of
-    rtl/ursc/pipeflash.py: the beats do not depend on the overlap): DPE beats (3-slot groups of one unchained job per item), RVPE beats
-    of the softmax passes (every RVPE unit), UpE beats, bytes moved."""
+    rtl/ursc/pipeflash.py: the beats do not depend on the overlap): DPE beats (the 3-slot
+    groups of each DPE's job stream: one S job and one P V job per visible item, chained into
+    the next item's when that is the next row tile of the same key block, as
+    ``pipeflash.chains``), RVPE beats of the softmax passes (every RVPE unit), UpE beats,
+    bytes moved."""
     p = EngineParams.of(config)
     s = job.shape
     L, W = p.lanes, p.vector_width
@@ -126,6 +129,7 @@ def expected_counters(config, job):
     kinds = [k for _, k, _, _, _ in SOFTMAX_PROGRAM]
     count = dict(dpe0_busy=0, dpe1_busy=0, rvpe_busy=0, upe_busy=0, read_bytes=0,
                  write_bytes=job.o_bytes)
+    s_jobs, pv_jobs = [], []
     for it in attention_items(**s, block_q=job.block_q, block_k=job.block_k,
                               causal=job.causal, lanes=L):
         if it["t0"] == 0:
@@ -135,8 +139,9 @@ def expected_counters(config, job):
         vis = it["visible"]
         if vis:
             nv = _ceil(vis, W)
-            count["dpe0_busy"] += SLOTS * _ceil(_ceil(vis, p.dpus), SLOTS) * dchunks
-            count["dpe1_busy"] += SLOTS * _ceil(ctiles, SLOTS) * _ceil(vis, p.mults)
+            chain = int(it["t0"] + it["tile"] < it["rows"])
+            s_jobs.append((_ceil(vis, p.dpus), dchunks, chain))
+            pv_jobs.append((ctiles, _ceil(vis, p.mults), chain))
             count["rvpe_busy"] += (kinds.count("vec") * L * nv
                                    + kinds.count("red") * SLOTS * _ceil(L, SLOTS) * nv
                                    + kinds.count("scal") + len(RIDERS))
@@ -144,4 +149,6 @@ def expected_counters(config, job):
         if it["last"]:
             count["rvpe_busy"] += len(RECIP_PROGRAM)
             count["upe_busy"] += it["tile"] * ctiles
+    count["dpe0_busy"] = dpe_filler_count(s_jobs)[0]
+    count["dpe1_busy"] = dpe_filler_count(pv_jobs)[0]
     return count

@@ -154,8 +154,10 @@ async def run_shapes(dut):
 async def errors(dut):
     bench = await CoreBench.started(dut, stall=0.3, axi_stall=0.0, read_latency=0)
     rng = bench.rng
-    q, k, v = random_qkv(rng, 1, 2, 5, 1, 1, 32)
-    good = AttentionJob(q, k, v, causal=True, block_q=2, block_k=8)
+    # the good kernel: two row tiles of one key block, so its S and P V jobs chain (the P V
+    # jobs have 1 and 2 chunks: the chain breaks into a new group)
+    q, k, v = random_qkv(rng, 1, 4, 5, 1, 1, 32)
+    good = AttentionJob(q, k, v, causal=True, block_q=4, block_k=8)
     good.place(rng, 0x100)
     good.load(bench.memory)
     inf = 0x7F800000
@@ -169,7 +171,7 @@ async def errors(dut):
     config = resolve(bench.design["preset"])[1]
     jobs = []
     for extra, _ in cases.values():
-        job = AttentionJob(q, k, v, causal=True, block_q=2, block_k=8, extra=extra)
+        job = AttentionJob(q, k, v, causal=True, block_q=4, block_k=8, extra=extra)
         job.q_addr, job.k_addr, job.v_addr, job.o_addr = (good.q_addr, good.k_addr,
                                                           good.v_addr, good.o_addr)
         jobs.append(job)
