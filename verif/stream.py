@@ -383,6 +383,19 @@ class StreamHarness:
             for sink in sinks:
                 sink._always_ready = False
 
+    async def reset_during(self, source, cycles, *, hold=3, timeout_cycles=1000):
+        """Reset the DUT in the middle of a job: wait until ``source`` had a beat accepted (the
+        job's descriptor), then ``cycles`` rising edges, then hold ``rst`` high for ``hold``
+        edges and release it. The testbench then checks that the job did not complete and
+        that the next one is correct."""
+        await self.wait_until(lambda: bool(source.accepted), timeout_cycles=timeout_cycles)
+        for _ in range(cycles):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 1
+        for _ in range(hold):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+
     async def wait_until(self, condition, *, timeout_cycles):
         """Wait (checking the protocol) until ``condition()`` holds; fail after the timeout."""
         deadline = self.cycle + timeout_cycles

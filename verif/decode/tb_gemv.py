@@ -211,15 +211,9 @@ async def reset(dut):
                     random_bf16(rng, (6 * g.values + 1, 6 * g.channels * g.interleave + 1)))
     bench.place([first])
     bench.desc.send([first.descriptor(bench.desc_fields)])
-    await bench.harness.wait_until(lambda: bool(bench.desc.accepted), timeout_cycles=1000)
     cut = int(rng.integers(20, 150))
-    for _ in range(cut):
-        await RisingEdge(dut.clk)
     dut._log.info("seed %d: reset %d cycles into the GEMV", cocotb.RANDOM_SEED, cut)
-    dut.rst.value = 1
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await bench.harness.reset_during(bench.desc, cut)
     assert not bench.done.beats, "the interrupted GEMV completed before the reset"
     second = GemvJob(random_bf16(rng, (2, 2 * g.values + 3)),
                      random_bf16(rng, (2 * g.values + 3, 2 * g.channels * g.interleave + 3)))

@@ -27,7 +27,6 @@ import os
 import numpy as np
 
 import cocotb
-from cocotb.triggers import RisingEdge
 
 from hybridgen.golden.decode import ssm_step_case
 from hybridgen.rtl.decode.layouts import STALL_CLASSES, Error
@@ -132,15 +131,9 @@ async def reset(dut):
                    groups=1)
     end = bench.place([first])
     bench.desc.send([first.descriptor(bench.desc_fields)])
-    await bench.harness.wait_until(lambda: bool(bench.desc.accepted), timeout_cycles=1000)
     cut = int(rng.integers(20, 150))
-    for _ in range(cut):
-        await RisingEdge(dut.clk)
     dut._log.info("seed %d: reset %d cycles into the decode step", cocotb.RANDOM_SEED, cut)
-    dut.rst.value = 1
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await bench.harness.reset_during(bench.desc, cut)
     assert not bench.done.beats, "the interrupted decode step completed before the reset"
     second = SsmJob(g, ssm_step_case(rng, 1, g.channels + 1, 3, 5, 1, state_dtype="bf16",
                                      with_z=True), groups=1, state_dtype="bf16")

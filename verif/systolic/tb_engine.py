@@ -231,14 +231,8 @@ async def reset(dut):
     first.load(bench.memory)
     bench.desc.send([first.descriptor(bench.desc_fields)])
     cut = int(rng.integers(30, 200))
-    await bench.harness.wait_until(lambda: bool(bench.desc.accepted), timeout_cycles=1000)
-    for _ in range(cut):
-        await RisingEdge(dut.clk)
     dut._log.info("seed %d: reset %d cycles into the GEMM", cocotb.RANDOM_SEED, cut)
-    dut.rst.value = 1
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await bench.harness.reset_during(bench.desc, cut)
     assert not bench.done.beats, "the interrupted GEMM completed before the reset"
     a2, b2 = random_operands(rng, 2 * R + 3, R + 2, C + 1, config["dtype"])
     second = GemmJob(a2, b2, config["dtype"], modes[0])

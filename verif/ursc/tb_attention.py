@@ -196,14 +196,8 @@ async def reset(dut):
     first.load(bench.memory)
     bench.desc.send([first.descriptor(bench.desc_fields)])
     cut = int(rng.integers(30, 600))
-    await bench.harness.wait_until(lambda: bool(bench.desc.accepted), timeout_cycles=1000)
-    for _ in range(cut):
-        await RisingEdge(dut.clk)
     dut._log.info("seed %d: reset %d cycles into the kernel", cocotb.RANDOM_SEED, cut)
-    dut.rst.value = 1
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await bench.harness.reset_during(bench.desc, cut)
     assert not bench.done.beats, "the interrupted kernel completed before the reset"
     q, k, v = random_qkv(rng, 1, 2, 7, 1, 1, 32)
     second = AttentionJob(q, k, v, causal=True, block_q=2, block_k=4)
