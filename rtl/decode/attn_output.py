@@ -24,7 +24,7 @@ __all__ = ["AttnOutput", "COMBINE_LANES"]
 
 #: elements per cycle of the combine (its folds and normalization): the combine of the last
 #: kv head is the kernel's tail (docs/decode.md)
-COMBINE_LANES = 4
+COMBINE_LANES = 8
 
 
 class AttnOutput(wiring.Component):

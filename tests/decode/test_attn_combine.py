@@ -14,7 +14,8 @@ from hybridgen.rtl.decode.combine import PartialCombine, partial_layout, row_lay
 UNITS, D = 4, 64
 
 
-@pytest.mark.parametrize("lanes", [4, pytest.param(1, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("lanes", [4, pytest.param(1, marks=pytest.mark.slow),
+                                   pytest.param(8, marks=pytest.mark.slow)])
 def test_partial_combine(seed, lanes):
     rng = np.random.default_rng(seed)
     print(f"seed {seed}")
