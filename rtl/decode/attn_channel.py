@@ -10,7 +10,7 @@ Per channel, all channels independently::
         |  token (FIFO) -> the combine (array top) |    K: AttnUnit.k     (the fused
         v                                          +--> AttnUnit.info     dequantizers)
                                                         V: AttnUnit.v
-    AttnUnit.o (partials of the job's q heads) -> the combine (array top)
+    AttnUnit.o (partials of the job's q heads) -> FIFO (one job) -> the combine (array top)
     channel 0: o rows (from the combine) -> WriteDma -> m_axi[0]
 
 The K and V tiles go from the DMA straight into the unit's dequantizers: no dequantized copy
@@ -158,7 +158,18 @@ class AttnChannel(ChannelModule, wiring.Component):
                      unit.info.payload.eq(info.r_stream.payload),
                      info.r_stream.ready.eq(unit.info.ready)]
         wiring.connect(m, tokens=tokens.r_stream, host=wiring.flipped(self.token))
-        wiring.connect(m, unit=unit.o, host=wiring.flipped(self.partial))
+        # the unit's partials of a job through a FIFO of one job (attn_heads beats): the PV lanes
+        # hold their accumulators until every partial is out, and the combine takes one partial
+        # per fold or normalization (of every unit in turn), so without it a unit would wait for
+        # most of a kv head's combine before its next job's first V group
+        m.submodules.partials = partials = fifo.SyncFIFOBuffered(
+            width=partial_layout(g.attn_max_d).size, depth=g.attn_heads)
+        m.d.comb += [partials.w_stream.valid.eq(unit.o.valid),
+                     partials.w_stream.payload.eq(unit.o.payload),
+                     unit.o.ready.eq(partials.w_stream.ready),
+                     self.partial.valid.eq(partials.r_stream.valid),
+                     self.partial.payload.eq(partials.r_stream.payload),
+                     partials.r_stream.ready.eq(self.partial.ready)]
 
         # the DMA's chunks by kind: lengths, q rows, K tiles, V tiles
         o = reader.o

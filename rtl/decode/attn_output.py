@@ -20,7 +20,11 @@ from hybridgen.rtl.mem.dma import write_row_layout
 from .combine import NEG_INF, PartialCombine, partial_layout
 from .layouts import BATCH_BITS, HEAD_BITS, descriptor_layout
 
-__all__ = ["AttnOutput"]
+__all__ = ["AttnOutput", "COMBINE_LANES"]
+
+#: elements per cycle of the combine (its folds and normalization): the combine of the last
+#: kv head is the kernel's tail (docs/decode.md)
+COMBINE_LANES = 8
 
 
 class AttnOutput(wiring.Component):
@@ -51,6 +55,7 @@ class AttnOutput(wiring.Component):
         m = Module()
         g, U, H = self._g, self._g.units, self._g.attn_heads
         m.submodules.combine = comb = PartialCombine(dims=g.attn_max_d, params=self._params,
+                                                    lanes=COMBINE_LANES,
                                                     library=self._library)
         d_ = self.descriptor
         hkv, d, group = Signal(HEAD_BITS), Signal(HEAD_BITS), Signal(range(H + 1))

@@ -10,9 +10,17 @@ from ``k_addr + job * TC * D * tile_bytes`` (V likewise from ``v_addr``). A slot
 tiles (one *group*: dim tiles 0 .. D-1 of one position tile) are one read row.
 
 Request order of a job with ``n`` tiles in this channel (``n = 0``: nothing but the token):
-``Q, K_0, K_1, V_0, K_2, V_1, ..., K_{n-1}, V_{n-2}, V_{n-1}`` - the K group of the next
+``Q, K_0, [P], K_1, V_0, K_2, V_1, ..., K_{n-1}, V_{n-2}`` - the K group of the next
 position tile is read before the V group of the current one, so that its scores are computed
-while the softmax step of the current tile runs (the V group waits for its weights).
+while the softmax step of the current tile runs (the V group waits for its weights). The
+job's last V group ``V_{n-1}`` is *pending*: it is read as ``[P]`` of the next job with a tile
+(after that job's ``K_0``), so that K and V groups alternate across jobs too (two groups of one
+path back to back block the stream: the lanes take 128 cycles for the 68 beats of a BFP8
+group at d = 128). A job without a tile here reads the pending group at once (the combine
+waits for its partial, and only ``TOKEN_DEPTH`` job tokens are queued), and so does the end
+of the kernel. No wait is circular: the next job's q is taken once the unit has every score
+of the previous job (``K_{n-1}`` is before it), ``V_{n-2}`` (before it) frees the softmax
+steps, and ``V_{n-1}`` only needs ``K_{n-1}``'s weights.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -134,6 +142,7 @@ class AttnRequests(wiring.Component):
         b_i, h_i = Signal(BATCH_BITS), Signal(HEAD_BITS)
         k_ptr, v_ptr, q_ptr = Signal(a), Signal(a), Signal(a)   # the job's K, V and q rows
         k_cur, v_cur = Signal(a), Signal(a)
+        pending, pend_ptr = Signal(), Signal(a)                  # a job's last V group, unread
         n = Signal(DIM_BITS)                                     # the unit's tiles of the job
         s = Signal(DIM_BITS)                                     # step: K_s, then V_{s-1}
         t = Signal(DIM_BITS)                                     # global tile of K_s
@@ -176,6 +185,8 @@ class AttnRequests(wiring.Component):
             with m.State("Q_OR_NEXT"):
                 with m.If(n == 0):
                     m.next = "NEXT"
+                    with m.If(pending):
+                        m.next = "FLUSH"
                 with m.Else():
                     m.d.comb += [req.valid.eq(1), req.payload.addr.eq(q_ptr),
                                  req.payload.nbytes.eq(q_row), req.payload.kind.eq(KIND_Q)]
@@ -197,18 +208,24 @@ class AttnRequests(wiring.Component):
                         m.next = "V"
             with m.State("V"):
                 with m.If(s == 0):
-                    m.d.sync += s.eq(1)
-                    m.next = "K"
+                    # after K_0: the previous job's last V group, if it is still to be read
+                    m.d.comb += [req.valid.eq(pending), req.payload.addr.eq(pend_ptr),
+                                 req.payload.nbytes.eq(group_bytes),
+                                 req.payload.kind.eq(KIND_V)]
+                    with m.If(~pending | req.ready):
+                        m.d.sync += [s.eq(1), pending.eq(0)]
+                        m.next = "K"
+                with m.Elif(s == n):
+                    # the job's last V group waits for the next job's K_0 (or the end)
+                    m.d.sync += [pending.eq(1), pend_ptr.eq(v_cur)]
+                    m.next = "NEXT"
                 with m.Else():
                     m.d.comb += [req.valid.eq(1), req.payload.addr.eq(v_cur),
                                  req.payload.nbytes.eq(group_bytes),
                                  req.payload.kind.eq(KIND_V)]
                     with m.If(req.ready):
                         m.d.sync += [v_cur.eq(v_cur + group_bytes), s.eq(s + 1)]
-                        with m.If(s == n):
-                            m.next = "NEXT"
-                        with m.Else():
-                            m.next = "K"
+                        m.next = "K"
             with m.State("NEXT"):
                 m.d.sync += [k_ptr.eq(k_ptr + region), v_ptr.eq(v_ptr + region),
                              q_ptr.eq(q_ptr + q_row), h_i.eq(h_i + 1)]
@@ -216,7 +233,21 @@ class AttnRequests(wiring.Component):
                 with m.If(last_head):
                     m.d.sync += [h_i.eq(0), b_i.eq(b_i + 1)]
                 with m.If(last_head & (b_i == job["batch"] - 1)):
-                    m.next = "IDLE"
+                    m.next = "END"
                 with m.Else():
                     m.next = "JOB"
+            # a job without a tile here, or the end: the pending V group is read now (the
+            # combine waits for its partial, and tokens are only TOKEN_DEPTH deep)
+            with m.State("FLUSH"):
+                m.d.comb += [req.valid.eq(1), req.payload.addr.eq(pend_ptr),
+                             req.payload.nbytes.eq(group_bytes), req.payload.kind.eq(KIND_V)]
+                with m.If(req.ready):
+                    m.d.sync += pending.eq(0)
+                    m.next = "NEXT"
+            with m.State("END"):
+                m.d.comb += [req.valid.eq(pending), req.payload.addr.eq(pend_ptr),
+                             req.payload.nbytes.eq(group_bytes), req.payload.kind.eq(KIND_V)]
+                with m.If(~pending | req.ready):
+                    m.d.sync += pending.eq(0)
+                    m.next = "IDLE"
         return m

@@ -10,8 +10,8 @@ Bit-exact: the unit's partials of :func:`hybridgen.golden.decode_attn.decode_att
 its partial is the empty one (``m = -inf``), which the controller sends to the combine itself.
 """
 
-from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hybridgen.golden import numerics
@@ -23,7 +23,10 @@ from .pv import PvLanes
 from .scores import ScoreLanes
 from .softmax import POSITIONS, SoftmaxStep, softmax_out_layout
 
-__all__ = ["AttnUnit", "tile_info_layout"]
+__all__ = ["AttnUnit", "tile_info_layout", "FIFO_DEPTH"]
+
+#: packed beats buffered in front of each dequantizer (K and V)
+FIFO_DEPTH = 24
 
 
 def tile_info_layout():
@@ -80,8 +83,10 @@ class AttnUnit(wiring.Component):
             return unit
         return library.instantiate(m, name, cls.LIBRARY_KEY, make, hierarchy_block=True)
 
-    def __init__(self, geometry, *, width, heads, max_dim_tiles, params=None, library=None):
+    def __init__(self, geometry, *, width, heads, max_dim_tiles, params=None, library=None,
+                 fifo_depth=None):
         self._library = library
+        self._fifo_depth = FIFO_DEPTH if fifo_depth is None else fifo_depth
         self._geometry, self._width, self._heads = geometry, width, heads
         self._max_dim_tiles = max_dim_tiles
         self._params = numerics.SfuParams.of(params)
@@ -107,8 +112,8 @@ class AttnUnit(wiring.Component):
                  for h in range(H)]
         m.submodules.pv = pv = PvLanes(self._geometry, width=self._width, heads=H,
                                        max_dim_tiles=D, library=self._library)
-        wiring.connect(m, wiring.flipped(self.k), sc.i)
-        wiring.connect(m, wiring.flipped(self.v), pv.i)
+        self._packed_fifo(m, "k_fifo", self.k, sc.i)
+        self._packed_fifo(m, "v_fifo", self.v, pv.i)
         m.d.comb += [sc.q.eq(self.q), sc.dim_tiles.eq(self.dim_tiles),
                      pv.dim_tiles.eq(self.dim_tiles)]
 
@@ -162,3 +167,16 @@ class AttnUnit(wiring.Component):
         with m.If(self.o.valid & self.o.ready & (pv.o.payload.head == H - 1)):
             m.d.sync += held.eq(0)
         return m
+
+    def _packed_fifo(self, m, name, port, sink):
+        """``port`` -> a FIFO of ``fifo_depth`` packed beats -> ``sink`` (a dequantizer's
+        input); no FIFO with a depth of 0."""
+        if not self._fifo_depth:
+            wiring.connect(m, wiring.flipped(port), sink)
+            return
+        width = Value.cast(port.payload).shape().width
+        buf = m.submodules[name] = fifo.SyncFIFOBuffered(width=width, depth=self._fifo_depth)
+        m.d.comb += [buf.w_stream.valid.eq(port.valid), buf.w_stream.payload.eq(port.payload),
+                     port.ready.eq(buf.w_stream.ready),
+                     sink.valid.eq(buf.r_stream.valid), sink.payload.eq(buf.r_stream.payload),
+                     buf.r_stream.ready.eq(sink.ready)]

@@ -67,27 +67,40 @@ class PartialCombine(wiring.Component):
         One row per partial marked ``last``; ``o.payload`` is a register.
     """
 
-    def __init__(self, *, dims, params=None, library=None):
+    def __init__(self, *, dims, params=None, library=None, lanes=1):
         if not isinstance(dims, int) or dims < 1:
             raise ValueError(f"dims must be a positive integer, not {dims!r}")
-        self._dims, self._library = dims, library
+        if not isinstance(lanes, int) or lanes < 1 or dims % lanes:
+            raise ValueError(f"lanes must be a positive integer dividing dims = {dims}, "
+                             f"not {lanes!r}")
+        self._dims, self._library, self._lanes = dims, library, lanes
         self._params = numerics.SfuParams.of(params)
         super().__init__({"i": In(stream.Signature(partial_layout(dims))),
                           "o": Out(stream.Signature(row_layout(dims)))})
 
+    def _lane_units(self, m, k):
+        """Lane ``k``'s two multipliers, adder and rounding (lane 0 also folds ``l``)."""
+        lib, A = self._library, 3
+        suffix = "" if k == 0 else f"_{k}"
+        units = (place(m, lib, f"mul1{suffix}", "fp32_mul", Fp32Mul),
+                 place(m, lib, f"mul2{suffix}", "fp32_mul", Fp32Mul),
+                 place(m, lib, f"add{suffix}", f"fp32_add_l{A}", lambda: Fp32Add(latency=A)))
+        rnd = m.submodules[f"round{suffix}"] = Fp32ToBf16()
+        for u in units + (rnd,):
+            m.d.comb += u.en.eq(1)
+        return units + (rnd,)
+
     def elaborate(self, platform):
         m = Module()
-        n, A = self._dims, 3
+        n, A, L = self._dims, 3, self._lanes
+        G = n // L                                           # element groups (L elements each)
         m.submodules.max = mx = Fp32MinMax()
         lib = self._library
         sub = place(m, lib, "sub", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
         ex = place(m, lib, "exp", exp_leaf_key(self._params), lambda: Fp32Exp(self._params))
         m.submodules.recip = rc = Fp32Reciprocal(self._params)
-        mul1 = place(m, lib, "mul1", "fp32_mul", Fp32Mul)
-        mul2 = place(m, lib, "mul2", "fp32_mul", Fp32Mul)
-        add = place(m, lib, "add", f"fp32_add_l{A}", lambda: Fp32Add(latency=A))
-        m.submodules.round = rnd = Fp32ToBf16()
-        for u in (mx, sub, ex, rc, mul1, mul2, add, rnd):
+        lanes = [self._lane_units(m, k) for k in range(L)]
+        for u in (mx, sub, ex, rc):
             m.d.comb += u.en.eq(1)
         m.d.comb += [ex.natural.eq(1), mx.minimum.eq(0)]
         Le, Lr = lane_unit_latencies(self._params)["exp"], rc.latency
@@ -103,10 +116,10 @@ class PartialCombine(wiring.Component):
         row = Signal(row_layout(n))
         t = Signal(range(n + Le + Lr + 40))
 
-        t0 = 7 + Le                                          # first element item of a fold
-        fold_end = t0 + n + 7
-        t1 = Lr + 1                                          # first element of the normalization
-        norm_end = t1 + n + 4
+        t0 = 7 + Le                                          # first element group of a fold
+        fold_end = t0 + G + 7
+        t1 = Lr + 1                                          # first group of the normalization
+        norm_end = t1 + G + 4
 
         with m.FSM():
             with m.State("TAKE"):
@@ -135,21 +148,8 @@ class PartialCombine(wiring.Component):
                     m.d.sync += a.eq(ex.o)
                 with m.If(t == 6 + Le):
                     m.d.sync += b.eq(ex.o)
-                # item i (0 .. n - 1: O[i], n: l) at cycle t0 + i, written at t0 + i + 6
-                i = Signal(range(n + 8))
-                m.d.comb += i.eq(t - t0)
-                x, y = Signal(32), Signal(32)
-                with m.Switch(i):
-                    for e in range(n):
-                        with m.Case(e):
-                            m.d.comb += [x.eq(acc_o[e]), y.eq(part.o[e])]
-                    with m.Case(n):
-                        m.d.comb += [x.eq(acc_l), y.eq(part.l)]
-                m.d.comb += [mul1.a.eq(a), mul1.b.eq(x), mul2.a.eq(b), mul2.b.eq(y),
-                             add.a.eq(mul1.o), add.b.eq(mul2.o)]
-                w = Signal(range(n + 16))
-                m.d.comb += w.eq(t - (t0 + 6))
-                write_one(m, acc_o + [acc_l], w, add.o, t >= t0 + 6)
+                self._fold_lanes(m, lanes, t - t0, t - (t0 + 6), t >= t0 + 6,
+                                 acc_o, acc_l, part, a, b)
                 with m.If(t == fold_end):
                     m.d.sync += [acc_m.eq(mm), t.eq(0)]
                     with m.If(part.last):
@@ -161,18 +161,8 @@ class PartialCombine(wiring.Component):
                 m.d.comb += rc.a.eq(acc_l)
                 with m.If(t == Lr):
                     m.d.sync += r.eq(rc.o)
-                e_in = Signal(range(n + 8))
-                m.d.comb += e_in.eq(t - t1)
-                x = Signal(32)
-                with m.Switch(e_in):
-                    for e in range(n):
-                        with m.Case(e):
-                            m.d.comb += x.eq(acc_o[e])
-                m.d.comb += [mul1.a.eq(x), mul1.b.eq(r), rnd.a.eq(mul1.o)]
-                e_out = Signal(range(n + 8))
-                m.d.comb += e_out.eq(t - (t1 + 4))
-                write_one(m, [row.o[e] for e in range(n)], e_out, Mux(have, rnd.o, 0),
-                          t >= t1 + 4)
+                self._norm_lanes(m, lanes, t - t1, t - (t1 + 4), t >= t1 + 4,
+                                 acc_o, row, r, have)
                 with m.If(t == norm_end):
                     m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(row), t.eq(0),
                                  have.eq(0), acc_m.eq(NEG_INF), acc_l.eq(0)]
@@ -180,3 +170,41 @@ class PartialCombine(wiring.Component):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m
+
+    def _fold_lanes(self, m, lanes, i_in, i_out, write, acc_o, acc_l, part, a, b):
+        """Fold: element group ``g`` (elements ``L g .. L g + L - 1``; group ``G``: ``l``, lane
+        0) enters the lanes at ``i_in = g`` and is written back at ``i_out = g`` (6 cycles:
+        multiply, add)."""
+        n, L = self._dims, self._lanes
+        G = n // L
+        i, w = Signal(range(G + 8), name="fold_in"), Signal(range(G + 16), name="fold_out")
+        m.d.comb += [i.eq(i_in), w.eq(i_out)]
+        for k, (mul1, mul2, add, _rnd) in enumerate(lanes):
+            x, y = Signal(32, name=f"x{k}"), Signal(32, name=f"y{k}")
+            with m.Switch(i):
+                for g in range(G):
+                    with m.Case(g):
+                        m.d.comb += [x.eq(acc_o[L * g + k]), y.eq(part.o[L * g + k])]
+                if k == 0:
+                    with m.Case(G):
+                        m.d.comb += [x.eq(acc_l), y.eq(part.l)]
+            m.d.comb += [mul1.a.eq(a), mul1.b.eq(x), mul2.a.eq(b), mul2.b.eq(y),
+                         add.a.eq(mul1.o), add.b.eq(mul2.o)]
+            regs = [acc_o[L * g + k] for g in range(G)] + ([acc_l] if k == 0 else [])
+            write_one(m, regs, w, add.o, write)
+
+    def _norm_lanes(self, m, lanes, e_in, e_out, write, acc_o, row, r, have):
+        """Normalization: element group ``g`` enters at ``e_in = g``, its bf16 values are
+        written into the row at ``e_out = g`` (4 cycles: multiply, round)."""
+        n, L = self._dims, self._lanes
+        G = n // L
+        i, w = Signal(range(G + 8), name="norm_in"), Signal(range(G + 8), name="norm_out")
+        m.d.comb += [i.eq(e_in), w.eq(e_out)]
+        for k, (mul1, _mul2, _add, rnd) in enumerate(lanes):
+            x = Signal(32, name=f"nx{k}")
+            with m.Switch(i):
+                for g in range(G):
+                    with m.Case(g):
+                        m.d.comb += x.eq(acc_o[L * g + k])
+            m.d.comb += [mul1.a.eq(x), mul1.b.eq(r), rnd.a.eq(mul1.o)]
+            write_one(m, [row.o[L * g + k] for g in range(G)], w, Mux(have, rnd.o, 0), write)

@@ -4,6 +4,7 @@ triples of golden.decode_attn.decode_attention_bits (4 units, dot 32; cache leng
 the bf16 rows must equal the golden o bit for bit."""
 
 import numpy as np
+import pytest
 from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
@@ -13,7 +14,9 @@ from hybridgen.rtl.decode.combine import PartialCombine, partial_layout, row_lay
 UNITS, D = 4, 64
 
 
-def test_partial_combine(seed):
+@pytest.mark.parametrize("lanes", [4, pytest.param(1, marks=pytest.mark.slow),
+                                   pytest.param(8, marks=pytest.mark.slow)])
+def test_partial_combine(seed, lanes):
     rng = np.random.default_rng(seed)
     print(f"seed {seed}")
     case = decode_attention_case(rng, b=3, sk=200, hq=2, hkv=1, d=D, fmt="bfp8",
@@ -23,7 +26,7 @@ def test_partial_combine(seed):
                                             return_partials=True)
     assert np.array_equal(o, case["o"])
     rows = [(bi, h) for bi in range(3) for h in range(2)]
-    dut = PartialCombine(dims=D)
+    dut = PartialCombine(dims=D, lanes=lanes)
     il, ol = partial_layout(D), row_layout(D)
     got = []
 

@@ -20,26 +20,30 @@ def expected(g, c, lay, lens, addr):
     reqs = [(addr["lens"], 4 * lay.b, KIND_LENS)]
     info, tokens = [], []
     q_row = 2 * lay.group * lay.d
+    pending = []                     # a job's last V group: read after the next job's K_0
     for b in range(lay.b):
         for h in range(lay.hkv):
             e = b * lay.hkv + h
             n = lay.channel_tiles(c, lens[b])
             tokens.append(int(n > 0))
             if not n:
+                reqs += pending          # a job without a tile here: read it now
+                pending = []
                 continue
             reqs.append((addr["q"] + e * q_row, q_row, KIND_Q))
             k0 = addr["k"] + e * lay.job_bytes
             v0 = addr["v"] + e * lay.job_bytes
             k = [(k0 + i * lay.slot_bytes, lay.slot_bytes, KIND_K) for i in range(n)]
             v = [(v0 + i * lay.slot_bytes, lay.slot_bytes, KIND_V) for i in range(n)]
-            order = [k[0]]
+            order = [k[0]] + pending
             for i in range(1, n):
                 order += [k[i], v[i - 1]]
-            reqs += order + [v[n - 1]]
+            reqs += order
+            pending = [v[n - 1]]
             for i in range(n):
                 t = i * g.channels + c
                 info.append((min(32, lens[b] - 32 * t), int(i == 0), int(i == n - 1)))
-    return reqs, info, tokens
+    return reqs + pending, info, tokens
 
 
 def run_channel(g, c, desc, lens, rng):
