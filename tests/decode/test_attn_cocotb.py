@@ -3,8 +3,9 @@
 both simulators: GQA and MHA, batch 1 and 2, lengths not multiples of 32 and 0, the three KV
 formats, bad descriptors; random stalls on every AXI channel; d = 96 and 128 in
 ``test_attn_tiny_wide_heads`` (``ATTN_SHAPES=all``). ``test_attn_tiny_quick`` (one small
-kernel, Icarus) is the default suite's end-to-end run; the others are ``-m slow`` (build and run time,
-docs/decode.md)."""
+kernel) runs on both simulators in every run; the broad sweeps run on Verilator in every run
+(seconds once built; the build, about 1.5 min of CPU, is the quick test's) and are ``-m slow``
+on Icarus (tens of cycles per second; docs/decode.md)."""
 
 import pytest
 
@@ -17,20 +18,18 @@ def _run(sim, testcase, name, env=None):
                testcase=testcase, name=name, env=env or {})
 
 
-@pytest.mark.sims("icarus")
 def test_attn_tiny_quick(sim):
     """GQA BFP8, d = 32, batch 2: a length split over two units and a length 0
     (docs/decode.md)."""
     _run(sim, "shapes", "attn-tiny-quick", env={"ATTN_SHAPES": "quick"})
 
 
-# the broad sweep: thousands of cycles per job (Icarus: tens of cycles/s), so `slow`
-@pytest.mark.slow
+@pytest.mark.slow_on("icarus")
 @pytest.mark.parametrize("testcase", ["shapes", "errors"])
 def test_attn_tiny(testcase, sim):
     _run(sim, testcase, f"attn-tiny-{testcase}")
 
 
-@pytest.mark.slow
+@pytest.mark.slow_on("icarus")
 def test_attn_tiny_wide_heads(sim):
     _run(sim, "shapes", "attn-tiny-wide", env={"ATTN_SHAPES": "all"})

@@ -11,9 +11,9 @@ from hybridgen.gen.elaborate import generate
 from hybridgen.verif import runner
 
 
-# decode-tiny's Verilator build (~2.5 min of CPU, the C++ of its lanes) is shared by GEMV and
-# the decode step; both run it in `make test-slow`, Icarus in every run (the test budget).
-@pytest.mark.slow_on("verilator")
+# decode-tiny's Verilator build is shared by GEMV and the decode step (the lanes and the decode
+# step's channel are hierarchy blocks: GEMV and decode step on Verilator, build included, ~50 s
+# of CPU), so both simulators run in every `make test`.
 @pytest.mark.parametrize("testcase", ["shapes", "errors", "reset"])
 def test_gemv_tiny(testcase, sim):
     runner.run(runner.build(generate("decode-tiny"), sim), "hybridgen.verif.decode.tb_gemv",

@@ -17,15 +17,13 @@ def tiny():
     return generate("decode-tiny")
 
 
-# decode-tiny's Verilator build is `slow` (see test_gemv_cocotb.py): Icarus in every run.
-@pytest.mark.slow_on("verilator")
+# decode-tiny's Verilator build is shared with test_gemv_cocotb.py: both simulators every run.
 @pytest.mark.parametrize("testcase", ["shapes", "errors", "reset"])
 def test_ssm_tiny(testcase, sim, tiny):
     runner.run(runner.build(tiny, sim), "hybridgen.verif.decode.tb_ssm",
                testcase=testcase, name=f"ssm-tiny-{testcase}")
 
 
-@pytest.mark.slow
 @pytest.mark.sims("verilator")
 def test_ssm_channels_are_one_hierarchy_block(sim, tiny):
     """Both channels place one module (the channel number is an input), which Verilator
