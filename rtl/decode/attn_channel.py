@@ -21,6 +21,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hybridgen.rtl.ctrl.stream_fifo import buffer_stream
 from hybridgen.rtl.mem.axi import axi_signature
 from hybridgen.rtl.mem.dma import COUNTER_BITS, ReadDma, WriteDma, write_row_layout
 
@@ -162,14 +163,7 @@ class AttnChannel(ChannelModule, wiring.Component):
         # hold their accumulators until every partial is out, and the combine takes one partial
         # per fold or normalization (of every unit in turn), so without it a unit would wait for
         # most of a kv head's combine before its next job's first V group
-        m.submodules.partials = partials = fifo.SyncFIFOBuffered(
-            width=partial_layout(g.attn_max_d).size, depth=g.attn_heads)
-        m.d.comb += [partials.w_stream.valid.eq(unit.o.valid),
-                     partials.w_stream.payload.eq(unit.o.payload),
-                     unit.o.ready.eq(partials.w_stream.ready),
-                     self.partial.valid.eq(partials.r_stream.valid),
-                     self.partial.payload.eq(partials.r_stream.payload),
-                     partials.r_stream.ready.eq(self.partial.ready)]
+        buffer_stream(m, "partials", unit.o, self.partial, g.attn_heads)
 
         # the DMA's chunks by kind: lengths, q rows, K tiles, V tiles
         o = reader.o

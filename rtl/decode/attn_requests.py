@@ -158,15 +158,24 @@ class AttnRequests(wiring.Component):
         rem = Signal(DIM_BITS + 1)
         m.d.comb += rem.eq(length - (t << 5))
 
+        def request(valid, addr, nbytes, kind):
+            m.d.comb += [req.valid.eq(valid), req.payload.addr.eq(addr),
+                         req.payload.nbytes.eq(nbytes), req.payload.kind.eq(kind)]
+
+        def read_pending(then, *updates):
+            """The pending V group, if there is one, then state ``then`` (with ``updates``)."""
+            request(pending, pend_ptr, group_bytes, KIND_V)
+            with m.If(~pending | req.ready):
+                m.d.sync += [pending.eq(0), *updates]
+                m.next = then
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.finished.eq(1)
                 with m.If(self.start):
                     m.next = "LENS"
             with m.State("LENS"):
-                m.d.comb += [req.valid.eq(1), req.payload.addr.eq(job["lens_addr"]),
-                             req.payload.nbytes.eq(job["batch"] << 2),
-                             req.payload.kind.eq(KIND_LENS)]
+                request(1, job["lens_addr"], job["batch"] << 2, KIND_LENS)
                 with m.If(req.ready):
                     m.next = "LENS_WAIT"
             with m.State("LENS_WAIT"):
@@ -188,18 +197,15 @@ class AttnRequests(wiring.Component):
                     with m.If(pending):
                         m.next = "FLUSH"
                 with m.Else():
-                    m.d.comb += [req.valid.eq(1), req.payload.addr.eq(q_ptr),
-                                 req.payload.nbytes.eq(q_row), req.payload.kind.eq(KIND_Q)]
+                    request(1, q_ptr, q_row, KIND_Q)
                     with m.If(req.ready):
                         m.next = "K"
             with m.State("K"):
                 with m.If(s == n):
                     m.next = "V"
                 with m.Else():
-                    m.d.comb += [req.valid.eq(info.ready), req.payload.addr.eq(k_cur),
-                                 req.payload.nbytes.eq(group_bytes),
-                                 req.payload.kind.eq(KIND_K),
-                                 info.valid.eq(req.ready),
+                    request(info.ready, k_cur, group_bytes, KIND_K)
+                    m.d.comb += [info.valid.eq(req.ready),
                                  info.payload.count.eq(Mux(rem >= POSITIONS, POSITIONS, rem)),
                                  info.payload.first.eq(s == 0),
                                  info.payload.last.eq(s == n - 1)]
@@ -209,20 +215,13 @@ class AttnRequests(wiring.Component):
             with m.State("V"):
                 with m.If(s == 0):
                     # after K_0: the previous job's last V group, if it is still to be read
-                    m.d.comb += [req.valid.eq(pending), req.payload.addr.eq(pend_ptr),
-                                 req.payload.nbytes.eq(group_bytes),
-                                 req.payload.kind.eq(KIND_V)]
-                    with m.If(~pending | req.ready):
-                        m.d.sync += [s.eq(1), pending.eq(0)]
-                        m.next = "K"
+                    read_pending("K", s.eq(1))
                 with m.Elif(s == n):
                     # the job's last V group waits for the next job's K_0 (or the end)
                     m.d.sync += [pending.eq(1), pend_ptr.eq(v_cur)]
                     m.next = "NEXT"
                 with m.Else():
-                    m.d.comb += [req.valid.eq(1), req.payload.addr.eq(v_cur),
-                                 req.payload.nbytes.eq(group_bytes),
-                                 req.payload.kind.eq(KIND_V)]
+                    request(1, v_cur, group_bytes, KIND_V)
                     with m.If(req.ready):
                         m.d.sync += [v_cur.eq(v_cur + group_bytes), s.eq(s + 1)]
                         m.next = "K"
@@ -238,16 +237,8 @@ class AttnRequests(wiring.Component):
                     m.next = "JOB"
             # a job without a tile here, or the end: the pending V group is read now (the
             # combine waits for its partial, and tokens are only TOKEN_DEPTH deep)
-            with m.State("FLUSH"):
-                m.d.comb += [req.valid.eq(1), req.payload.addr.eq(pend_ptr),
-                             req.payload.nbytes.eq(group_bytes), req.payload.kind.eq(KIND_V)]
-                with m.If(req.ready):
-                    m.d.sync += pending.eq(0)
-                    m.next = "NEXT"
+            with m.State("FLUSH"):                       # entered only with pending set
+                read_pending("NEXT")
             with m.State("END"):
-                m.d.comb += [req.valid.eq(pending), req.payload.addr.eq(pend_ptr),
-                             req.payload.nbytes.eq(group_bytes), req.payload.kind.eq(KIND_V)]
-                with m.If(~pending | req.ready):
-                    m.d.sync += pending.eq(0)
-                    m.next = "IDLE"
+                read_pending("IDLE")
         return m

@@ -10,12 +10,13 @@ Bit-exact: the unit's partials of :func:`hybridgen.golden.decode_attn.decode_att
 its partial is the empty one (``m = -inf``), which the controller sends to the combine itself.
 """
 
-from amaranth.hdl import Module, Mux, Signal, Value
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hybridgen.golden import numerics
 from hybridgen.rtl.arith.leaf import place
+from hybridgen.rtl.ctrl.stream_fifo import buffer_stream
 from hybridgen.rtl.kv.layouts import packed_layout
 
 from .combine import partial_layout
@@ -78,10 +79,7 @@ class AttnUnit(wiring.Component):
         def make():
             return cls(geometry, width=width, heads=heads, max_dim_tiles=max_dim_tiles,
                        params=params, library=library)
-        if library is None:
-            unit = m.submodules[name] = make()
-            return unit
-        return library.instantiate(m, name, cls.LIBRARY_KEY, make, hierarchy_block=True)
+        return place(m, library, name, cls.LIBRARY_KEY, make, hierarchy_block=True)
 
     def __init__(self, geometry, *, width, heads, max_dim_tiles, params=None, library=None,
                  fifo_depth=None):
@@ -174,9 +172,4 @@ class AttnUnit(wiring.Component):
         if not self._fifo_depth:
             wiring.connect(m, wiring.flipped(port), sink)
             return
-        width = Value.cast(port.payload).shape().width
-        buf = m.submodules[name] = fifo.SyncFIFOBuffered(width=width, depth=self._fifo_depth)
-        m.d.comb += [buf.w_stream.valid.eq(port.valid), buf.w_stream.payload.eq(port.payload),
-                     port.ready.eq(buf.w_stream.ready),
-                     sink.valid.eq(buf.r_stream.valid), sink.payload.eq(buf.r_stream.payload),
-                     buf.r_stream.ready.eq(sink.ready)]
+        buffer_stream(m, name, port, sink, self._fifo_depth)

@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
+from hybridgen.rtl.arith.leaf import place
 from hybridgen.rtl.mem.axi import axi_signature
 from hybridgen.rtl.mem.dma import COUNTER_BITS, ReadDma, WriteDma
 
@@ -97,16 +98,11 @@ class GemvChannel(wiring.Component):
         for b in range(g.max_batch):
             make = lambda: GemvLane(dot=g.dot, interleave=I, adder_latency=g.adder_latency,
                                     library=self._library)
-            if self._library is None:
-                lane = make()
-                m.submodules[f"lane{b}"] = lane
-            else:
-                # a Verilator hierarchy block: verilated and compiled once for every lane of
-                # every channel (as no_inline_module, each instance's code was emitted again:
-                # 72 of decode-small's 100 MB of C++, docs/decode.md "Build time")
-                lane = self._library.instantiate(
-                    m, f"lane{b}", f"gemv_lane_d{g.dot}_i{I}_l{g.adder_latency}", make,
-                    hierarchy_block=True)
+            # a hierarchy block: built once for every lane of every channel (as a
+            # no_inline_module it was 72 of decode-small's 100 MB of C++, docs/decode.md)
+            lane = place(m, self._library, f"lane{b}",
+                         f"gemv_lane_d{g.dot}_i{I}_l{g.adder_latency}", make,
+                         hierarchy_block=True)
             m.d.comb += [lane.en.eq(seq.lane_en), lane.first.eq(seq.lane_first),
                          lane.w.eq(seq.lane_w), lane.x.eq(self.x_data[b]),
                          results.lanes[b].eq(lane.o)]

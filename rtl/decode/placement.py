@@ -2,6 +2,8 @@
 channel): every channel places the same module, the channel number an input, so that with a
 module library it is converted once and built by Verilator as one hierarchy block."""
 
+from hybridgen.rtl.arith.leaf import place
+
 __all__ = ["ChannelModule"]
 
 
@@ -14,10 +16,7 @@ class ChannelModule:
         """Place channel ``index`` as submodule ``name`` of ``m`` and return it (the component,
         or with a ``library`` the interface of its one converted module, a Verilator hierarchy
         block); its ``channel`` is driven with ``index``."""
-        if library is None:
-            channel = m.submodules[name] = cls(geometry)
-        else:
-            channel = library.instantiate(m, name, cls.LIBRARY_KEY,
-                                          lambda: cls(geometry, library), hierarchy_block=True)
+        channel = place(m, library, name, cls.LIBRARY_KEY, lambda: cls(geometry, library),
+                        hierarchy_block=True)
         m.d.comb += channel.channel.eq(index)
         return channel

@@ -117,15 +117,6 @@ class VectorDatapath(wiring.Component):
         # Leaves are compiled once by Verilator rather than inlined 16 times.
         return place(m, self._library, name, key, make)
 
-    def _place_lane(self, m, name, make):
-        # The lane (every special-function unit) is a Verilator hierarchy block: verilated and
-        # compiled once for all lanes of all vector units (as no_inline_module each instance's
-        # code is emitted again).
-        if self._library is None:
-            lane = m.submodules[name] = make()
-            return lane
-        return self._library.instantiate(m, name, "vector_lane", make, hierarchy_block=True)
-
     def _add(self, m, name, a, b):
         unit = self._place(m, name, "fp32_add", lambda: Fp32Add(latency=_ADDER_LATENCY))
         m.d.comb += [unit.en.eq(self.en), unit.a.eq(a), unit.b.eq(b)]
@@ -182,7 +173,9 @@ class VectorDatapath(wiring.Component):
 
         lanes = []
         for k in range(width):
-            lane = self._place_lane(m, f"lane{k}", lambda: VectorLane(params, units=units))
+            # the lane (every special-function unit): a hierarchy block, built once
+            lane = place(m, self._library, f"lane{k}", "vector_lane",
+                         lambda: VectorLane(params, units=units), hierarchy_block=True)
             m.d.comb += [lane.en.eq(en), lane.op.eq(self.op), lane.a.eq(self.a[k]),
                          lane.b.eq(self.b[k])]
             lanes.append(pipeline_delay(m, en, lane.o, depth - self.lane_latency,
